@@ -368,7 +368,7 @@ def _run_backward(root: Tensor, gy: Any, retain_graph: bool) -> None:
     """Send ``gy`` from ``root`` to every leaf, node by node in reverse topological order."""
     leaf_grads: dict[int, list] = {}
     if root._ctx is None:
-        leaf_grads[id(root)] = [root, gy]
+        leaf_grads[id(root)] = [root, gy.copy()]
     else:
         grads = {root._ctx: gy}
         for fn in _topological_order(root._ctx):
@@ -403,12 +403,20 @@ def _run_backward(root: Tensor, gy: Any, retain_graph: bool) -> None:
                     grads[node] = gx if previous is None else previous + gx
             if not retain_graph:
                 fn.release()
+    stored = set()
     for leaf, g in leaf_grads.values():
         if leaf._hooks:
             g = _call_hooks(leaf._hooks, g)
         if g.dtype != leaf.data.dtype:
             g = g.astype(leaf.data.dtype)
-        leaf.grad = Tensor._from_op(g if leaf.grad is None else leaf.grad.data + g, None)
+        if leaf.grad is not None:
+            g = leaf.grad.data + g
+        elif g.base is not None or id(g) in stored:
+            # a view (of gy, of a broadcast) or an array already given to another leaf: own a copy,
+            # so that updating one .grad in place never changes another
+            g = g.copy()
+        stored.add(id(g))
+        leaf.grad = Tensor._from_op(g, None)
 
 
 def _call_hooks(hooks: list, g: Any) -> Any:

@@ -31,12 +31,24 @@ def as_tensor_like(value: Any, like: Tensor) -> Tensor:
 
 
 def binary_operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
-    """Both operands as Tensors (at least one of them already is one)."""
+    """Both operands as Tensors (at least one of them already is one).
+
+    An integer operand meeting a floating one is converted to the floating dtype (PyTorch's
+    rule: ``int64 * float32 -> float32``, where NumPy would give float64).
+    """
     if not isinstance(a, Tensor):
         if not isinstance(b, Tensor):
             raise TypeError("at least one operand must be a Tensor")
-        return as_tensor_like(a, b), b
-    return a, as_tensor_like(b, a)
+        a = as_tensor_like(a, b)
+    else:
+        b = as_tensor_like(b, a)
+    da, db = a.data.dtype, b.data.dtype
+    if da != db:
+        if da.kind in "biu" and db.kind == "f":
+            a = Tensor._from_op(a.data.astype(db), None)
+        elif db.kind in "biu" and da.kind == "f":
+            b = Tensor._from_op(b.data.astype(da), None)
+    return a, b
 
 
 def check_broadcast(op: str, *shapes: tuple) -> None:

@@ -28,10 +28,10 @@ def normalize_axes(axis: Any, ndim: int, op: str, shape: tuple = ()) -> tuple[in
         if not isinstance(a, (int, _np.integer)):
             raise AxisError(f"{op}: axis must be an int or a tuple of ints, got {a!r}")
         if not -ndim <= a < ndim:
-            low = -ndim if ndim else 0
+            valid = f"valid axes are {-ndim}..{ndim - 1}" if ndim else "a 0-d tensor has no axes"
             raise AxisError(
                 f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions "
-                f"(shape {tuple(shape)}); valid axes are {low}..{max(ndim - 1, 0)}"
+                f"(shape {tuple(shape)}); {valid}"
             )
         out.append(int(a) % ndim if ndim else 0)
     if len(set(out)) != len(out):
