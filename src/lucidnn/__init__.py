@@ -8,19 +8,59 @@ gradient mode, dtypes, devices and seeding. Differentiable ops live in
 from lucidnn import functional
 from lucidnn.autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad
 from lucidnn.autograd.factory import (
-    arange, eye, from_numpy, full, full_like, ones, ones_like, rand, rand_like, randint, randn,
-    randn_like, tensor, zeros, zeros_like,
+    arange,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    tensor,
+    zeros,
+    zeros_like,
 )
 from lucidnn.backend import (
-    Generator, bool_, cuda_is_available, default_generator, float16, float32, float64,
-    get_default_dtype, int32, int64, manual_seed, set_default_dtype, uint8,
+    Generator,
+    bool_,
+    cuda_is_available,
+    default_generator,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int32,
+    int64,
+    manual_seed,
+    set_default_dtype,
+    uint8,
 )
 from lucidnn.errors import (
-    AxisError, DeviceError, DTypeError, GradcheckError, GraphError, IndexingError, LucidError,
+    AxisError,
+    DeviceError,
+    DTypeError,
+    GradcheckError,
+    GraphError,
+    IndexingError,
+    LucidError,
     ShapeError,
 )
 from lucidnn.functional import (
-    cat, chunk, exp, log, matmul, maximum, minimum, split, sqrt, stack, where,
+    cat,
+    chunk,
+    exp,
+    log,
+    matmul,
+    maximum,
+    minimum,
+    split,
+    sqrt,
+    stack,
+    where,
 )
 
 __version__ = "0.1.0"

@@ -18,6 +18,7 @@ from lucidnn import backend
 from lucidnn.autograd import grad_mode
 from lucidnn.autograd.tensor import Tensor
 
+
 def unbroadcast(grad: Any, shape: tuple) -> Any:
     """Sum ``grad`` down to ``shape``, undoing NumPy broadcasting.
 

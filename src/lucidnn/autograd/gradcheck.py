@@ -2,7 +2,10 @@ r"""Numerical gradient checking: does an op's backward match finite differences?
 
 :func:`gradcheck` compares the gradients autograd computes with central differences
 
-.. math:: \frac{\partial f_k}{\partial x_j} \approx \frac{f_k(x + \varepsilon e_j) - f_k(x - \varepsilon e_j)}{2\varepsilon}
+.. math::
+
+    \frac{\partial f_k}{\partial x_j} \approx
+    \frac{f_k(x + \varepsilon e_j) - f_k(x - \varepsilon e_j)}{2\varepsilon}
 
 in float64. For small problems it compares the full Jacobian, element by element; for
 large ones it compares directional derivatives :math:`v^\top J u` along random unit
@@ -14,7 +17,8 @@ per direction. An element passes when
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from lucidnn import backend
 from lucidnn.autograd.grad_mode import enable_grad, no_grad

@@ -8,7 +8,8 @@ layout: reshape it, permute it back, sum it over expanded axes, or scatter it in
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from lucidnn import backend
 from lucidnn.autograd.function import Function, unbroadcast
