@@ -33,6 +33,8 @@ def unbroadcast(grad: Any, shape: tuple) -> Any:
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if stretched:
         grad = grad.sum(axis=stretched, keepdims=True)
+    if not backend.is_array(grad):  # a full reduction gives a NumPy scalar, not a 0-d array
+        grad = backend.numpy.asarray(grad)
     return grad
 
 

@@ -333,8 +333,8 @@ class Tensor:
     def sigmoid(self): return F.sigmoid(self)
     def tanh(self): return F.tanh(self)
     def relu(self): return F.relu(self)
-    def softmax(self, axis=-1): return F.softmax(self, axis)
-    def log_softmax(self, axis=-1): return F.log_softmax(self, axis)
+    def softmax(self, axis=-1, **kw): return F.softmax(self, axis, **kw)
+    def log_softmax(self, axis=-1, **kw): return F.log_softmax(self, axis, **kw)
 
     def sum(self, axis=None, keepdims=False, **kw): return F.sum(self, axis, keepdims, **kw)
     def mean(self, axis=None, keepdims=False, **kw): return F.mean(self, axis, keepdims, **kw)
@@ -386,10 +386,10 @@ def _run_backward(root: Tensor, gy: Any, retain_graph: bool) -> None:
             for x, gx, need in zip(fn.inputs, gxs, fn.needs_input_grad):
                 if not need or gx is None:
                     continue
-                if gx.shape != x.data.shape:
+                if gx.shape != x.data.shape or gx.dtype != x.data.dtype:
                     raise GraphError(
-                        f"{type(fn).__name__}.backward returned a gradient of shape {gx.shape} for an "
-                        f"input of shape {x.shape} (a bug in that Function)"
+                        f"{type(fn).__name__}.backward returned a {gx.dtype} gradient of shape {gx.shape} "
+                        f"for a {x.dtype} input of shape {x.shape} (a bug in that Function)"
                     )
                 node = x._ctx
                 if node is None:
@@ -407,8 +407,9 @@ def _run_backward(root: Tensor, gy: Any, retain_graph: bool) -> None:
     for leaf, g in leaf_grads.values():
         if leaf._hooks:
             g = _call_hooks(leaf._hooks, g)
-        if g.dtype != leaf.data.dtype:
-            g = g.astype(leaf.data.dtype)
+            if g.dtype != leaf.data.dtype or g.shape != leaf.data.shape:
+                raise GraphError(f"a hook returned a {g.dtype} gradient of shape {g.shape} for a "
+                                 f"{leaf.dtype} tensor of shape {leaf.shape}")
         if leaf.grad is not None:
             g = leaf.grad.data + g
         elif g.base is not None or id(g) in stored:

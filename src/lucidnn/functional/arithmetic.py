@@ -261,8 +261,7 @@ class MinimumFn(Function):
 
 
 def _select_grads(fn: Function, gy: Any, a_wins: Any) -> tuple:
-    tie = (fn.a == fn.b) * 0.5
-    share_a = a_wins + tie
+    share_a = (a_wins + (fn.a == fn.b) * 0.5).astype(gy.dtype, copy=False)  # bool * 0.5 is float64
     need_a, need_b = fn.needs_input_grad
     return (unbroadcast(gy * share_a, fn.a.shape) if need_a else None,
             unbroadcast(gy * (1.0 - share_a), fn.b.shape) if need_b else None)

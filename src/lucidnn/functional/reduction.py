@@ -23,12 +23,14 @@ def normalize_axes(axis: Any, ndim: int, op: str, shape: tuple = ()) -> tuple[in
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, _np.integer)) else tuple(axis)
+    if ndim == 0 and all(a in (0, -1) for a in axes):
+        return ()  # as in PyTorch, a 0-d tensor accepts axis 0 / -1 as if it were 1-d
     out = []
     for a in axes:
         if not isinstance(a, (int, _np.integer)):
             raise AxisError(f"{op}: axis must be an int or a tuple of ints, got {a!r}")
         if not -ndim <= a < ndim:
-            valid = f"valid axes are {-ndim}..{ndim - 1}" if ndim else "a 0-d tensor has no axes"
+            valid = f"valid axes are {-ndim}..{ndim - 1}" if ndim else "a 0-d tensor takes only 0 or -1"
             raise AxisError(
                 f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions "
                 f"(shape {tuple(shape)}); {valid}"

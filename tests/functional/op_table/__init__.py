@@ -30,7 +30,7 @@ class OpCase:
             labels/indices and never get gradients. Give at least three samples: one with
             broadcasting where the op broadcasts, one with batch 1, and the driver adds a
             non-contiguous (Fortran-ordered) copy of each sample itself. Keep inputs at
-            least 1e-3 away from kinks (relu/abs at 0, ties of max).
+            least 1e-2 away from kinks (``away_from``) (relu/abs at 0, ties of max).
         reference: NumPy/SciPy oracle on the same arrays (float64), or None.
         torch_fn: ``torch_fn(torch, *torch_tensors) -> torch.Tensor``, or None when torch
             has no counterpart.
