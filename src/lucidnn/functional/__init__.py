@@ -5,15 +5,82 @@ wrapper (``sigmoid``) that checks its arguments and carries the documentation. M
 ``lucidnn.nn`` call these and never compute a derivative themselves.
 """
 
-from lucidnn.functional.arithmetic import (
-    abs, add, astype, clamp, clip, clone, compare, div, exp, log, maximum, minimum, mul, neg,
-    pow, sign, sqrt, sub, to_device, where,
+from lucidnn.functional.activation import (
+    elu,
+    gelu,
+    leaky_relu,
+    log_softmax,
+    prelu,
+    relu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    swish,
+    tanh,
 )
+from lucidnn.functional.arithmetic import (
+    abs,
+    add,
+    astype,
+    clamp,
+    clip,
+    clone,
+    compare,
+    div,
+    exp,
+    log,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    pow,
+    sign,
+    sqrt,
+    sub,
+    to_device,
+    where,
+)
+from lucidnn.functional.dropout import dropout
+from lucidnn.functional.embedding import embedding
 from lucidnn.functional.linalg import linear, matmul
+from lucidnn.functional.loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
 from lucidnn.functional.reduction import (
-    all, any, argmax, argmin, logsumexp, max, mean, min, std, sum, var,
+    all,
+    any,
+    argmax,
+    argmin,
+    logsumexp,
+    max,
+    mean,
+    min,
+    std,
+    sum,
+    var,
 )
 from lucidnn.functional.shape import (
-    cat, chunk, concatenate, expand, flatten, getitem, pad, permute, reshape, split, squeeze,
-    stack, to_index, transpose, unsqueeze, view,
+    cat,
+    chunk,
+    concatenate,
+    expand,
+    flatten,
+    getitem,
+    pad,
+    permute,
+    reshape,
+    split,
+    squeeze,
+    stack,
+    to_index,
+    transpose,
+    unsqueeze,
+    view,
 )

@@ -81,7 +81,9 @@ class MeanFn(Function):
             return x.sum(axis=axes, keepdims=keepdims) / self.n
 
     def backward(self, gy):
-        return (_expand_reduced(gy / self.n, self.shape, self.axes, self.keepdims),)
+        with _np.errstate(invalid="ignore", divide="ignore"):
+            g = gy / self.n
+        return (_expand_reduced(g, self.shape, self.axes, self.keepdims),)
 
 
 class VarFn(Function):

@@ -1,0 +1,114 @@
+"""MLP training step, lucidnn vs PyTorch CPU, side by side in one process.
+
+784-256-256-10 ReLU MLP, softmax cross-entropy, batch 128, plain SGD update: the
+PERFORMANCE.md reference workload. Both libraries use 2 threads (PyTorch via
+``set_num_threads``, NumPy's BLAS via threadpoolctl), get identical weights and data, warm
+up, then the median of several rounds is printed as samples/s with the ratio.
+
+Run: ``.venv/bin/python benchmarks/bench_mlp.py`` (after ``make test`` has built .venv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import lucidnn
+from lucidnn import functional as F
+
+SIZES = (784, 256, 256, 10)
+
+
+def make_data(batch: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, SIZES[0])).astype(np.float32)
+    y = rng.integers(0, SIZES[-1], batch)
+    weights = []
+    for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
+        bound = 1.0 / np.sqrt(fan_in)
+        weights.append(rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32))
+        weights.append(rng.uniform(-bound, bound, fan_out).astype(np.float32))
+    return x, y, weights
+
+
+def lucidnn_step_fn(x, y, weights, lr=0.01):
+    params = [lucidnn.tensor(w.copy(), requires_grad=True) for w in weights]
+    tx, ty = lucidnn.tensor(x), lucidnn.tensor(y)
+
+    def step():
+        h = tx
+        for i in range(0, len(params) - 2, 2):
+            h = F.relu(F.linear(h, params[i], params[i + 1]))
+        loss = F.cross_entropy(F.linear(h, params[-2], params[-1]), ty)
+        for p in params:
+            p.grad = None
+        loss.backward()
+        for p in params:
+            p.data -= lr * p.grad.data
+        return loss.item()
+
+    return step
+
+
+def torch_step_fn(torch, x, y, weights, lr=0.01):
+    params = [torch.tensor(w.copy(), requires_grad=True) for w in weights]
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+    tf = torch.nn.functional
+
+    def step():
+        h = tx
+        for i in range(0, len(params) - 2, 2):
+            h = tf.relu(tf.linear(h, params[i], params[i + 1]))
+        loss = tf.cross_entropy(tf.linear(h, params[-2], params[-1]), ty)
+        for p in params:
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for p in params:
+                p -= lr * p.grad
+        return loss.item()
+
+    return step
+
+
+def time_steps(step, steps: int, rounds: int) -> float:
+    for _ in range(3):
+        step()
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        times.append((time.perf_counter() - start) / steps)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(args.threads)
+    x, y, weights = make_data(args.batch)
+    ours, theirs = lucidnn_step_fn(x, y, weights), torch_step_fn(torch, x, y, weights)
+    assert abs(ours() - theirs()) < 1e-4, "the two steps disagree on the first loss"
+    with threadpool_limits(limits=args.threads):
+        t_ours = time_steps(ours, args.steps, args.rounds)
+    t_theirs = time_steps(theirs, args.steps, args.rounds)
+    name = f"MLP 784-256-256-10, batch {args.batch}"
+    print(f"{name}: lucidnn {args.batch / t_ours:,.0f} samples/s ({t_ours * 1e3:.2f} ms/step), "
+          f"torch {args.batch / t_theirs:,.0f} samples/s ({t_theirs * 1e3:.2f} ms/step), "
+          f"ratio lucidnn/torch {t_theirs / t_ours:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+r"""Dropout: randomly zero units while training, scaling the survivors so the mean is kept.
+
+Inverted dropout (Srivastava et al., 2014): during training each unit is kept with
+probability 1 - p and divided by 1 - p, so evaluation needs no rescaling and is the
+identity. The random mask comes from an explicit :class:`~lucidnn.backend.Generator`.
+"""
+
+from __future__ import annotations
+
+from lucidnn import backend
+from lucidnn.autograd.function import Function
+from lucidnn.autograd.tensor import Tensor
+
+
+class DropoutFn(Function):
+    r"""y = x * mask, with mask = keep / (1 - p) and keep ~ Bernoulli(1 - p);  gx = gy * mask.
+
+    The mask is drawn by the wrapper and saved in x's dtype for backward.
+    """
+
+    def forward(self, x, mask):
+        self.mask = mask
+        return x * mask
+
+    def backward(self, gy):
+        return (gy * self.mask,)
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True,
+            rng: backend.Generator | None = None) -> Tensor:
+    r"""Inverted dropout: zero each element with probability ``p`` and scale the rest by 1/(1-p).
+
+    .. math:: y = \frac{m \odot x}{1 - p}, \qquad m_i \sim \mathrm{Bernoulli}(1 - p)
+
+    Args:
+        x: input tensor.
+        p: probability of zeroing an element, in [0, 1] (default 0.5); p = 1 gives zeros.
+        training: apply dropout (True, default) or return ``x`` itself (False).
+        rng: the Generator that draws the mask; default ``lucidnn.default_generator(x.device)``.
+
+    Shape: input (*), output (*), the same shape.
+
+    Reference: Srivastava et al., "Dropout: A Simple Way to Prevent Neural Networks from
+    Overfitting", JMLR 2014.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: probability p must be in [0, 1], got {p}")
+    if not training or p == 0:
+        return x
+    if rng is None:
+        rng = backend.default_generator(x.device)
+    elif not isinstance(rng, backend.Generator):
+        raise TypeError(f"dropout: rng must be a lucidnn.Generator, got {type(rng).__name__}")
+    xp = backend.get_array_module(x.data)
+    if p == 1:
+        mask = xp.zeros(x.shape, dtype=x.dtype)
+    else:
+        mask = rng.bernoulli(x.shape, 1.0 - p, dtype=x.dtype)
+        mask *= 1.0 / (1.0 - p)  # in place: the mask stays in x's dtype
+    return DropoutFn.apply(x, mask=mask)
