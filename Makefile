@@ -26,7 +26,11 @@ demo: $(VENV)/.demo-deps
 	$(BIN)/python examples/mlp_digits.py
 
 test: $(VENV)/.test-deps
+	@echo "lucidnn: $$(cat src/lucidnn/*.py src/lucidnn/*/*.py | wc -l) lines in src/, $$(cat $$(find tests -name '*.py') | wc -l) in tests/"
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+bench: $(VENV)/.test-deps
+	$(BIN)/python benchmarks/bench_mlp.py
 
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check src tests examples
