@@ -7,7 +7,8 @@ names come out as in PyTorch (``0.weight``, ``layers.2.bias``).
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from lucidnn.nn.module import Module
 

@@ -12,7 +12,8 @@ module that raised them, e.g. ``fc1 (Linear): linear: input (32x784) and weight.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Iterator, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 from lucidnn import backend
 from lucidnn.autograd.grad_mode import no_grad
@@ -238,7 +239,7 @@ class Module:
         dev = None if device is None else backend.as_device(device)
         dt = None if dtype is None else backend.as_dtype(dtype)
         for module in self.modules():
-            for name, value in list(module._own_items()):
+            for _, value in list(module._own_items()):
                 if isinstance(value, Module):
                     continue
                 data = value.data
