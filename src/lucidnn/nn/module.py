@@ -314,7 +314,8 @@ def _annotate(exc: LucidError, module: Module) -> None:
         exc._lucid_path = ""
         exc._lucid_type = type(module).__name__
     else:
-        name = next((n for n, m in module.named_children() if m is inner), None)
+        # the raising module may sit deeper than a child (a ModuleList element called directly)
+        name = next((n for n, m in module.named_modules() if m is inner and n), None)
         if name is not None:
             exc._lucid_path = f"{name}.{exc._lucid_path}" if exc._lucid_path else name
     exc._lucid_module = module
