@@ -19,11 +19,11 @@ $(VENV)/.test-deps: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.demo-deps: pyproject.toml | $(BIN)/python
-	$(PIP) install -e '.[digits]'
+	$(PIP) install -e '.[digits,plot]'
 	touch $@
 
 demo: $(VENV)/.demo-deps
-	$(BIN)/python examples/mlp_digits.py
+	$(BIN)/lucidnn train mlp --data digits --epochs 20 --out runs/demo
 
 test: $(VENV)/.test-deps
 	@echo "lucidnn: $$(cat src/lucidnn/*.py src/lucidnn/*/*.py | wc -l) lines in src/, $$(cat $$(find tests -name '*.py') | wc -l) in tests/"

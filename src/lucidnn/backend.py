@@ -254,20 +254,26 @@ class Generator:
 
 
 _default_generators: dict[str, Generator] = {}
+_default_seed = 0
 
 
 def default_generator(device: str = "cpu") -> Generator:
     """The generator random ops use when they are given none (one per device)."""
     gen = _default_generators.get(device)
     if gen is None:
-        gen = _default_generators[device] = Generator(0, device=device)
+        gen = _default_generators[device] = Generator(_default_seed, device=device)
     return gen
 
 
 def manual_seed(seed: int) -> None:
-    """Reseed the default generator of every device (like ``torch.manual_seed``)."""
-    for device in list(_default_generators) or ["cpu"]:
-        _default_generators[device] = Generator(seed, device=device)
+    """Reseed the default generator of every device, in place (like ``torch.manual_seed``).
+
+    Generators created later (a GPU one, say) also start from ``seed``.
+    """
+    global _default_seed
+    _default_seed = int(seed)
+    for gen in _default_generators.values():
+        gen.manual_seed(seed)
 
 
 # --------------------------------------------------------------------------- shims

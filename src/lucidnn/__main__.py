@@ -1,0 +1,7 @@
+"""``python -m lucidnn``: the command-line interface."""
+
+import sys
+
+from lucidnn.cli.main import main
+
+sys.exit(main())

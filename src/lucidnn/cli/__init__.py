@@ -1,0 +1,1 @@
+"""The ``lucidnn`` command-line interface (``python -m lucidnn``)."""

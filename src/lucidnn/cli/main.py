@@ -1,0 +1,125 @@
+"""The ``lucidnn`` command: argument parsing and error handling for the sub-commands.
+
+Each sub-command is one function in :mod:`lucidnn.cli.commands`. Errors a user can cause
+(bad arguments, missing or corrupt files, shape mismatches) end the program with exit
+code 2 and a one-line message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from lucidnn.errors import LucidError
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:  # also rejects NaN
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+DATA_HELP = ("digits (scikit-learn's bundled 8x8 digits), mnist:DIR or fashion-mnist:DIR "
+             "(a directory holding the four standard IDX files, raw or .gz)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lucidnn", description="Train, evaluate and inspect lucidnn models.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    train = sub.add_parser("train", help="train a model from the zoo on a data set")
+    train.add_argument("model", help="zoo model name (see `lucidnn models`)")
+    train.add_argument("--data", default="digits", help=DATA_HELP + " (default: digits)")
+    train.add_argument("--epochs", type=_non_negative_int, default=10, help="total epochs (default 10)")
+    train.add_argument("--batch-size", type=_positive_int, default=128, help="default 128")
+    train.add_argument("--lr", type=_positive_float, default=None,
+                       help="learning rate (default: 0.1 for sgd, 0.001 for adam/adamw/rmsprop, 0.01 adagrad)")
+    train.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop", "adagrad"], default="sgd")
+    train.add_argument("--momentum", type=_non_negative_float, default=0.9, help="SGD/RMSprop momentum (0.9)")
+    train.add_argument("--weight-decay", type=_non_negative_float, default=0.0, help="L2 weight decay (0)")
+    train.add_argument("--schedule", choices=["none", "cosine", "step"], default="cosine",
+                       help="learning-rate schedule over the epochs (cosine)")
+    train.add_argument("--val-fraction", type=_fraction, default=0.1,
+                       help="fraction of the training set held out for validation (0.1)")
+    train.add_argument("--hidden", default="256,256", help="mlp: hidden layer sizes, comma-separated (256,256)")
+    train.add_argument("--activation", default="relu", help="mlp: activation (relu)")
+    train.add_argument("--dropout", type=_fraction, default=0.0, help="mlp: dropout probability (0)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    train.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    train.add_argument("--out", default=None, help="output directory (default runs/MODEL-DATA)")
+    train.add_argument("--resume", default=None, metavar="DIR",
+                       help="continue the run saved in DIR (its last.safetensors) up to --epochs")
+    train.add_argument("--allow-partial-resume", action="store_true",
+                       help="resume even if the checkpoint lacks optimizer/RNG/data state (warns)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    ev = sub.add_parser("eval", help="evaluate a checkpoint on the test split of a data set")
+    ev.add_argument("checkpoint", help="a .safetensors checkpoint or a run directory")
+    ev.add_argument("--data", default=None, help=DATA_HELP + " (default: the data set it was trained on)")
+    ev.add_argument("--batch-size", type=_positive_int, default=512)
+
+    pr = sub.add_parser("predict", help="classify PNG images or the images of an IDX file")
+    pr.add_argument("checkpoint", help="a .safetensors checkpoint or a run directory")
+    pr.add_argument("files", nargs="+", help="PNG/JPEG images, or IDX image files (raw or .gz)")
+    pr.add_argument("--top-k", type=_positive_int, default=3, help="classes shown per image (3)")
+    pr.add_argument("--limit", type=_positive_int, default=20, help="IDX files: images listed (20)")
+
+    sub.add_parser("models", help="list the model zoo")
+    sub.add_parser("info", help="version, backend, BLAS and devices")
+
+    summ = sub.add_parser("summary", help="print a model's layers, output shapes and parameter counts")
+    summ.add_argument("model", help="zoo model name")
+    summ.add_argument("--data", default="mnist:", help="shape of the input: digits or mnist (default mnist)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``lucidnn`` command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    from lucidnn.cli import commands  # noqa: PLC0415  (keeps `lucidnn --help` fast)
+
+    handler = getattr(commands, f"cmd_{args.command}")
+    try:
+        handler(args)
+    except KeyboardInterrupt:
+        print("lucidnn: interrupted", file=sys.stderr)
+        return 130
+    except (LucidError, ValueError, OSError, ImportError, KeyError) as exc:
+        message = str(exc).strip("'\"") or type(exc).__name__
+        print(f"lucidnn {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""The model zoo: ready-made architectures, built by name through a small registry.
+
+``list_models()`` says what is there, ``get_model(name, **kwargs)`` builds one and
+``register_model(name)`` adds a builder. Each model lives in its own file and remembers
+its constructor arguments (``model.config``, JSON-able) and registry name
+(``model.model_name``), so ``get_model(model.model_name, **model.config)`` rebuilds it.
+
+Example:
+    >>> from lucidnn.models import get_model, list_models
+    >>> list_models()
+    [('mlp', 'A multi-layer perceptron classifier: Flatten, then Linear/activation blocks, then Linear logits.')]
+    >>> model = get_model("mlp", in_features=64, hidden_sizes=(32,), num_classes=10)
+"""
+
+from lucidnn.models.mlp import MLP  # importing a model's file registers it
+from lucidnn.models.registry import get_model, list_models, register_model
+
+__all__ = ["MLP", "get_model", "list_models", "register_model"]
