@@ -62,6 +62,7 @@ from lucidnn.functional import (
     stack,
     where,
 )
+from lucidnn.serialization import load, save
 
 __version__ = "0.1.0"
 
@@ -73,4 +74,5 @@ __all__ = [
     "int32", "int64", "is_grad_enabled", "log", "manual_seed", "matmul", "maximum", "minimum",
     "no_grad", "ones", "ones_like", "rand", "rand_like", "randint", "randn", "randn_like",
     "set_default_dtype", "split", "sqrt", "stack", "tensor", "uint8", "where", "zeros", "zeros_like",
+    "save", "load",
 ]

@@ -41,3 +41,35 @@ class IndexingError(LucidError, IndexError):
 
 class NonFiniteError(LucidError, ValueError):
     """A value that must be finite is NaN or infinite (the message says where)."""
+
+
+class CheckpointError(LucidError, ValueError):
+    """A checkpoint file cannot be loaded; the message names the file, the field, expected vs found."""
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """The file is a pickle, a PyTorch zip or a NumPy ``.npz``: formats that can run code when loaded."""
+
+
+class TruncatedCheckpointError(CheckpointError):
+    """The file ends before the header or the tensor data it declares (bytes expected vs found)."""
+
+
+class CheckpointHeaderError(CheckpointError):
+    """The safetensors header is too long, not UTF-8, not a JSON object, or has bad ``__metadata__``."""
+
+
+class CheckpointTensorError(CheckpointError):
+    """A tensor entry has an unknown dtype, a bad shape, or data_offsets that disagree with shape x dtype."""
+
+
+class CheckpointLayoutError(CheckpointError):
+    """Tensor data overlaps, leaves a gap, or is followed by trailing bytes (a possible polyglot file)."""
+
+
+class CheckpointCorruptError(CheckpointError):
+    """A stored checksum or lucidnn's JSON skeleton does not match the file's contents."""
+
+
+class CheckpointTypeError(LucidError, TypeError):
+    """``save`` was given a value it cannot store (a set, a function, an object array); names its path."""

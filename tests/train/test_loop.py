@@ -164,7 +164,9 @@ def test_terminate_on_nan_names_the_step_and_keeps_the_last_good_checkpoint(tmp_
     saved = lucidnn.load(checkpoint.last_path)
     assert saved["trainer"]["step"] == 20  # the last save before the NaN
     assert all(np.isfinite(t.numpy()).all() for t in saved["model"].values())
-    assert not checkpoint.best_path.exists()  # no epoch finished after the first... or it holds finite weights
+    best = lucidnn.load(checkpoint.best_path)  # written at the end of epoch 1 (19 steps), before the NaN
+    assert best["trainer"]["step"] == 19
+    assert all(np.isfinite(t.numpy()).all() for t in best["model"].values())
 
 
 def test_nan_without_terminate_skips_the_update_with_a_warning():
@@ -245,3 +247,19 @@ def test_fit_argument_errors():
         trainer.fit(loader, -1)
     with pytest.raises(ValueError, match="no batches"):
         trainer.fit([], 1)
+
+
+def test_non_finite_gradient_with_finite_loss_skips_the_step_when_clipping():
+    x, y = _blobs()
+    model = _model(0, dropout=0.0)
+
+    def poisoned_loss(output, target):  # finite value, infinite gradient: sqrt at 0
+        return nn.CrossEntropyLoss()(output, target) + (output[0, 0] * 0.0).abs().sqrt()
+
+    trainer = Trainer(model, optim.SGD(model.parameters(), lr=0.05), poisoned_loss, clip_grad_norm=1.0,
+                      progress=False)
+    before = [p.numpy().copy() for p in model.parameters()]
+    with pytest.warns(RuntimeWarning, match="non-finite gradient norm at step 1"), np.errstate(all="ignore"):
+        trainer.fit(DataLoader(TensorDataset(x, y), batch_size=300), 1)
+    for p, b in zip(model.parameters(), before):
+        assert np.array_equal(p.numpy(), b)

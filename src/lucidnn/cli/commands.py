@@ -152,11 +152,13 @@ def cmd_train(args: Any) -> None:
         config = {"model": args.model, "kwargs": _model_kwargs(args, input_shape, num_classes), "data": args.data,
                   "input_shape": list(input_shape), "num_classes": num_classes, "seed": seed,
                   "optimizer": args.optimizer, "lr": args.lr, "momentum": args.momentum,
-                  "weight_decay": args.weight_decay, "schedule": args.schedule, "batch_size": args.batch_size}
+                  "weight_decay": args.weight_decay, "schedule": args.schedule, "batch_size": args.batch_size,
+                  "epochs": args.epochs}
     model = get_model(config["model"], **config["kwargs"]).to(device)
     optimizer = _make_optimizer(config["optimizer"], model.parameters(), config["lr"], config["momentum"],
                                 config["weight_decay"])
-    scheduler = _make_scheduler(config["schedule"], optimizer, args.epochs)
+    # the schedule spans the epochs the run was started with, also when a resume extends it
+    scheduler = _make_scheduler(config["schedule"], optimizer, int(config.get("epochs", args.epochs)))
     callbacks = [TerminateOnNaN(), ModelCheckpoint(out), CSVLogger(out / "history.csv", append=bool(resume_file)),
                  JSONLogger(out / "metrics.json")]
     trainer = Trainer(model, optimizer, nn.CrossEntropyLoss(), scheduler=scheduler, callbacks=callbacks,

@@ -53,6 +53,7 @@ from lucidnn.functional.loss import (
     nll_loss,
     smooth_l1_loss,
 )
+from lucidnn.functional.normalization import batch_norm, layer_norm
 from lucidnn.functional.reduction import (
     all,
     any,

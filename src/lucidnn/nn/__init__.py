@@ -1,5 +1,33 @@
 """Neural-network building blocks: Module, Parameter, containers and layers (PyTorch's conventions)."""
 
+from lucidnn.nn import init
+from lucidnn.nn.activation import (
+    ELU,
+    GELU,
+    LeakyReLU,
+    LogSoftmax,
+    PReLU,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Swish,
+    Tanh,
+)
 from lucidnn.nn.container import ModuleDict, ModuleList, Sequential
+from lucidnn.nn.dropout import Dropout
+from lucidnn.nn.embedding import Embedding
+from lucidnn.nn.linear import Flatten, Identity, Linear
+from lucidnn.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from lucidnn.nn.module import IncompatibleKeys, Module, RemovableHandle, StateDictError
+from lucidnn.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from lucidnn.nn.parameter import Parameter

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from lucidnn import backend
 from lucidnn.autograd.grad_mode import no_grad
 from lucidnn.autograd.tensor import Tensor
+from lucidnn.errors import NonFiniteError
 from lucidnn.train import checkpoint as ckpt
 from lucidnn.train.callbacks import Callback, ModelCheckpoint, SchedulerStep
 from lucidnn.train.metrics import correct_count, perplexity
@@ -128,7 +129,13 @@ class Trainer:
         if self.clip_grad_norm is not None:
             from lucidnn.optim import clip_grad_norm_  # noqa: PLC0415  (optim sits beside train)
 
-            clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+            try:
+                clip_grad_norm_(self.model.parameters(), self.clip_grad_norm, error_if_nonfinite=True)
+            except NonFiniteError:
+                # a finite loss with non-finite gradients: skip the update rather than write NaN
+                warnings.warn(f"non-finite gradient norm at step {self.step + 1}; the update was skipped",
+                              RuntimeWarning, stacklevel=2)
+                return value, output
         self.optimizer.step()
         return value, output
 
