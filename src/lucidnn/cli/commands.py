@@ -26,10 +26,11 @@ def load_dataset(spec: str, *, train: bool) -> Any:
         return datasets.Digits(train=train)
     if name in ("mnist", "fashion-mnist", "fashion_mnist", "fashionmnist"):
         if not directory:
-            raise ValueError(f"--data {spec}: give the directory holding the IDX files, e.g. {name}:../shared/data/mnist")
+            raise ValueError(f"--data {spec}: give the directory holding the IDX files, "
+                             f"e.g. {name}:../shared/data/mnist")
         cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
         return cls(directory, train=train)
-    raise ValueError(f"--data {spec!r}: unknown data set; use {', '.join(['digits', 'mnist:DIR', 'fashion-mnist:DIR'])}")
+    raise ValueError(f"--data {spec!r}: unknown data set; use digits, mnist:DIR or fashion-mnist:DIR")
 
 
 def _sample_shape(dataset: Any) -> tuple:
@@ -118,8 +119,8 @@ def cmd_train(args: Any) -> None:
     from lucidnn.data import DataLoader, random_split  # noqa: PLC0415
     from lucidnn.models import get_model  # noqa: PLC0415
     from lucidnn.train import CSVLogger, JSONLogger, ModelCheckpoint, TerminateOnNaN, Trainer  # noqa: PLC0415
-    from lucidnn.train.checkpoint import read_checkpoint  # noqa: PLC0415
     from lucidnn.train.callbacks import write_json_atomic  # noqa: PLC0415
+    from lucidnn.train.checkpoint import read_checkpoint  # noqa: PLC0415
 
     device = backend.as_device(args.device)
     out = Path(args.out or f"runs/{args.model}-{args.data.split(':')[0]}")

@@ -36,10 +36,10 @@ class Dataset:
     """
 
     def __getitem__(self, index: int) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
+        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")  # abstract
 
     def __len__(self) -> int:
-        raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+        raise NotImplementedError(f"{type(self).__name__} must implement __len__")  # abstract
 
     def __add__(self, other: Dataset) -> ConcatDataset:
         return ConcatDataset([self, other])

@@ -9,12 +9,10 @@ from lucidnn.functional.activation import (
     elu,
     gelu,
     leaky_relu,
-    log_softmax,
     prelu,
     relu,
     sigmoid,
     silu,
-    softmax,
     softplus,
     swish,
     tanh,
@@ -41,12 +39,11 @@ from lucidnn.functional.arithmetic import (
     to_device,
     where,
 )
+from lucidnn.functional.binary_loss import binary_cross_entropy, binary_cross_entropy_with_logits
 from lucidnn.functional.dropout import dropout
 from lucidnn.functional.embedding import embedding
 from lucidnn.functional.linalg import linear, matmul
 from lucidnn.functional.loss import (
-    binary_cross_entropy,
-    binary_cross_entropy_with_logits,
     cross_entropy,
     l1_loss,
     mse_loss,
@@ -85,3 +82,4 @@ from lucidnn.functional.shape import (
     unsqueeze,
     view,
 )
+from lucidnn.functional.softmax import log_softmax, softmax

@@ -1,4 +1,4 @@
-r"""Activation functions and softmax: sigmoid, tanh, the ReLU family, softplus, swish, GELU.
+r"""Activation functions: sigmoid, tanh, the ReLU family, softplus, swish, GELU (softmax: softmax.py).
 
 Each activation is one fused Function whose backward is the textbook derivative written
 in terms of values the forward pass already computed (``y`` for sigmoid and tanh,
@@ -20,8 +20,7 @@ from typing import Any
 from lucidnn import backend
 from lucidnn.autograd.function import Function, unbroadcast
 from lucidnn.autograd.tensor import Tensor
-from lucidnn.errors import AxisError, DTypeError, ShapeError
-from lucidnn.functional.reduction import normalize_axes
+from lucidnn.errors import DTypeError, ShapeError
 
 _np = backend.numpy
 
@@ -206,40 +205,6 @@ class GeluFn(Function):
         return (gy * (self.phi_cdf + x * pdf),)
 
 
-class SoftmaxFn(Function):
-    r"""y_i = e^{x_i - m} / \sum_j e^{x_j - m} along ``axis`` (m the max);
-    gx = y (gy - \sum_j gy_j y_j)."""
-
-    def forward(self, x, axis):
-        xp = backend.get_array_module(x)
-        self.axis = axis
-        # subtracting the max leaves y unchanged and keeps every exponent <= 0
-        e = xp.exp(x - x.max(axis=axis, keepdims=True))
-        self.y = e / e.sum(axis=axis, keepdims=True)
-        return self.y
-
-    def backward(self, gy):
-        y = self.y
-        return (y * (gy - (gy * y).sum(axis=self.axis, keepdims=True)),)
-
-
-class LogSoftmaxFn(Function):
-    r"""y_i = x_i - m - \log \sum_j e^{x_j - m} along ``axis`` (m the max);
-    gx = gy - softmax(x) \sum_j gy_j."""
-
-    def forward(self, x, axis):
-        xp = backend.get_array_module(x)
-        self.axis = axis
-        z = x - x.max(axis=axis, keepdims=True)  # (.., n, ..), every entry <= 0
-        self.e = xp.exp(z)
-        self.total = self.e.sum(axis=axis, keepdims=True)  # (.., 1, ..), in [1, n]
-        return z - xp.log(self.total)
-
-    def backward(self, gy):
-        # softmax = e / total: reuse the forward's exponentials instead of exp(y)
-        return (gy - self.e * (gy.sum(axis=self.axis, keepdims=True) / self.total),)
-
-
 # --------------------------------------------------------------------------- argument checks
 
 
@@ -262,16 +227,6 @@ def _check_same_dtype(x: Tensor, other: Tensor, name: str, op: str) -> None:
     if other.dtype != x.dtype:
         raise DTypeError(f"{op}: {name} is {other.dtype} but the input is {x.dtype}; convert one of "
                          f"them with .astype() so no silent up/down-cast happens")
-
-
-def _softmax_axis(x: Tensor, axis: Any, dim: Any, op: str) -> int:
-    if dim is not None:
-        if axis != -1:
-            raise TypeError(f"{op}: give either axis= or dim=, not both")
-        axis = dim
-    if isinstance(axis, bool) or not isinstance(axis, (int, _np.integer)):
-        raise AxisError(f"{op}: axis must be a single int, got {axis!r}")
-    return normalize_axes(axis, x.ndim, op, x.shape)[0]
 
 
 # --------------------------------------------------------------------------- wrappers
@@ -478,39 +433,3 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     if approximate == "sigmoid":
         return SwishFn.apply(x, beta=_SIGMOID_GELU_BETA)
     return GeluFn.apply(x, approximate=approximate)
-
-
-def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
-    r"""Softmax :math:`y_i = e^{x_i} / \sum_j e^{x_j}` along one axis.
-
-    Computed as :math:`e^{x_i - m} / \sum_j e^{x_j - m}` with :math:`m = \max_j x_j`, so it
-    is exact for any finite logits (``softmax([1e8, 1e8]) = [0.5, 0.5]``).
-    Gradient: :math:`g_x = y \odot (g_y - \sum_j g_{y,j} y_j)`.
-
-    Args:
-        x: input tensor.
-        axis: the axis whose entries sum to one (-1, the last).
-        dim: PyTorch's name for ``axis``; give one or the other.
-
-    Shape:
-        Input (*), output (*): the same shape.
-    """
-    return SoftmaxFn.apply(x, axis=_softmax_axis(x, axis, dim, "softmax"))
-
-
-def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
-    r"""Log-softmax :math:`y_i = x_i - \log \sum_j e^{x_j}` along one axis.
-
-    Computed as :math:`(x_i - m) - \log \sum_j e^{x_j - m}` with :math:`m = \max_j x_j`,
-    which is finite for any finite logits, unlike ``log(softmax(x))``.
-    Gradient: :math:`g_x = g_y - \mathrm{softmax}(x) \sum_j g_{y,j}`.
-
-    Args:
-        x: input tensor.
-        axis: the axis to normalize over (-1, the last).
-        dim: PyTorch's name for ``axis``; give one or the other.
-
-    Shape:
-        Input (*), output (*): the same shape.
-    """
-    return LogSoftmaxFn.apply(x, axis=_softmax_axis(x, axis, dim, "log_softmax"))

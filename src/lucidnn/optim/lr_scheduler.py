@@ -62,7 +62,7 @@ class LRScheduler:
     def get_lr(self) -> list[float]:
         """The learning rates for epoch ``last_epoch`` (called by :meth:`step`; read them with
         :meth:`get_last_lr`)."""
-        raise NotImplementedError
+        raise NotImplementedError  # abstract
 
     def step(self) -> None:
         """Advance one epoch and write the new learning rates into the optimizer."""

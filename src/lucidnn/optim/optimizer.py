@@ -202,7 +202,7 @@ class Optimizer:
 
         ``g`` belongs to the caller and must not be modified.
         """
-        raise NotImplementedError
+        raise NotImplementedError  # abstract
 
     def _scratch(self, like: Any, slot: int = 0) -> Any:
         """A reusable temporary with ``like``'s shape, dtype and device (contents undefined).

@@ -16,7 +16,8 @@ import math
 import os
 import time
 import warnings
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from tqdm.auto import tqdm
 
