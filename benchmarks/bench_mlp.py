@@ -74,6 +74,49 @@ def torch_step_fn(torch, x, y, weights, lr=0.01):
     return step
 
 
+def lucidnn_module_step_fn(x, y, weights, lr=0.01):
+    """The same step written as a user would: nn.Sequential, CrossEntropyLoss, optim.SGD with momentum."""
+    from lucidnn import nn, optim
+
+    layers = []
+    for i in range(0, len(weights), 2):
+        linear = nn.Linear(weights[i].shape[1], weights[i].shape[0])
+        linear.load_state_dict({"weight": weights[i], "bias": weights[i + 1]})
+        layers += [linear, nn.ReLU()]
+    model = nn.Sequential(*layers[:-1])
+    optimizer, loss_fn = optim.SGD(model.parameters(), lr=lr, momentum=0.9), nn.CrossEntropyLoss()
+    tx, ty = lucidnn.tensor(x), lucidnn.tensor(y)
+
+    def step():
+        loss = loss_fn(model(tx), ty)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step
+
+
+def torch_module_step_fn(torch, x, y, weights, lr=0.01):
+    layers = []
+    for i in range(0, len(weights), 2):
+        linear = torch.nn.Linear(weights[i].shape[1], weights[i].shape[0])
+        linear.load_state_dict({"weight": torch.from_numpy(weights[i]), "bias": torch.from_numpy(weights[i + 1])})
+        layers += [linear, torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1])
+    optimizer, loss_fn = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9), torch.nn.CrossEntropyLoss()
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        loss = loss_fn(model(tx), ty)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step
+
+
 def time_steps(step, steps: int, rounds: int) -> float:
     for _ in range(3):
         step()
@@ -99,15 +142,18 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     x, y, weights = make_data(args.batch)
-    ours, theirs = lucidnn_step_fn(x, y, weights), torch_step_fn(torch, x, y, weights)
-    assert abs(ours() - theirs()) < 1e-4, "the two steps disagree on the first loss"
-    with threadpool_limits(limits=args.threads):
-        t_ours = time_steps(ours, args.steps, args.rounds)
-    t_theirs = time_steps(theirs, args.steps, args.rounds)
-    name = f"MLP 784-256-256-10, batch {args.batch}"
-    print(f"{name}: lucidnn {args.batch / t_ours:,.0f} samples/s ({t_ours * 1e3:.2f} ms/step), "
-          f"torch {args.batch / t_theirs:,.0f} samples/s ({t_theirs * 1e3:.2f} ms/step), "
-          f"ratio lucidnn/torch {t_theirs / t_ours:.2f}x")
+    pairs = [("functional ops + manual SGD", lucidnn_step_fn(x, y, weights), torch_step_fn(torch, x, y, weights)),
+             ("nn.Sequential + optim.SGD(momentum)", lucidnn_module_step_fn(x, y, weights),
+              torch_module_step_fn(torch, x, y, weights))]
+    print(f"MLP 784-256-256-10 ReLU, cross-entropy, batch {args.batch}, {args.threads} threads")
+    for name, ours, theirs in pairs:
+        assert abs(ours() - theirs()) < 1e-4, f"{name}: the two steps disagree on the first loss"
+        with threadpool_limits(limits=args.threads):
+            t_ours = time_steps(ours, args.steps, args.rounds)
+        t_theirs = time_steps(theirs, args.steps, args.rounds)
+        print(f"  {name:<36} lucidnn {args.batch / t_ours:>8,.0f} samples/s ({t_ours * 1e3:.2f} ms/step)   "
+              f"torch {args.batch / t_theirs:>8,.0f} samples/s ({t_theirs * 1e3:.2f} ms/step)   "
+              f"lucidnn/torch speed {t_theirs / t_ours:.2f}x")
 
 
 if __name__ == "__main__":
