@@ -250,6 +250,8 @@ def _load_images(path: Path, shape: tuple) -> tuple[Any, list[str]]:
     """Images of ``path`` as float32 (N, *shape) in [0, 1], with a label for each."""
     np = backend.numpy
     channels, height, width = shape if len(shape) == 3 else (1, *shape)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such image or IDX file")
     with path.open("rb") as f:
         head = f.read(4)
     if head[:2] in (b"\x00\x00", b"\x1f\x8b"):  # IDX, raw or gzipped
@@ -269,13 +271,38 @@ def _load_images(path: Path, shape: tuple) -> tuple[Any, list[str]]:
         raise ImportError("reading PNG/JPEG needs Pillow: pip install lucidnn[plot]") from None
     try:
         with Image.open(path) as img:
-            gray = img.convert("L").resize((width, height), Image.LANCZOS)
+            ink = np.asarray(img.convert("L"), dtype=np.float32) / 255.0
     except OSError as exc:
         raise OSError(f"{path}: cannot read the image ({exc})") from None
-    x = np.asarray(gray, dtype=np.float32) / 255.0
-    if x.mean() > 0.5:  # dark digit on a light background: invert to MNIST's white-on-black
-        x = 1.0 - x
+    if ink.mean() > 0.5:  # dark digit on a light background: invert to MNIST's white-on-black
+        ink = 1.0 - ink
+    x = _frame_like_mnist(ink, height, width, Image)
     return x.reshape(1, channels, height, width), [path.name]
+
+
+def _frame_like_mnist(ink: Any, height: int, width: int, image_module: Any) -> Any:
+    """Crop to the ink, scale it into a box 20/28 of the frame and centre its mass, as MNIST was made.
+
+    A digit drawn edge to edge in a large canvas otherwise looks nothing like the training data.
+    """
+    np = backend.numpy
+    rows, cols = np.flatnonzero(ink.max(axis=1) > 0.1), np.flatnonzero(ink.max(axis=0) > 0.1)
+    if rows.size == 0:
+        return np.zeros((height, width), dtype=np.float32)
+    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    box = max(1, round(min(height, width) * (20 / 28))) if height >= 16 else min(height, width)
+    scale = box / max(crop.shape)
+    h, w = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
+    small = np.asarray(image_module.fromarray((crop * 255).astype(np.uint8)).resize((w, h), image_module.LANCZOS),
+                       dtype=np.float32) / 255.0
+    total = small.sum()
+    cy = (small.sum(axis=1) * np.arange(h)).sum() / total if total else (h - 1) / 2
+    cx = (small.sum(axis=0) * np.arange(w)).sum() / total if total else (w - 1) / 2
+    top = min(max(round((height - 1) / 2 - cy), 0), height - h)
+    left = min(max(round((width - 1) / 2 - cx), 0), width - w)
+    frame = np.zeros((height, width), dtype=np.float32)
+    frame[top:top + h, left:left + w] = small
+    return frame
 
 
 def cmd_predict(args: Any) -> None:

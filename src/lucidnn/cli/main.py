@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("lucidnn: interrupted", file=sys.stderr)
         return 130
     except (LucidError, ValueError, OSError, ImportError, KeyError) as exc:
-        message = str(exc).strip("'\"") or type(exc).__name__
+        message = (exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)) or type(exc).__name__
         print(f"lucidnn {args.command}: error: {message}", file=sys.stderr)
         return 2
     return 0
