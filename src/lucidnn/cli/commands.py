@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import platform
 import sys
@@ -101,13 +102,36 @@ def _make_scheduler(kind: str, optimizer: Any, epochs: int) -> Any:
 
 
 def _model_kwargs(args: Any, input_shape: tuple, num_classes: int) -> dict:
-    kwargs: dict[str, Any] = {"in_features": math.prod(input_shape), "num_classes": num_classes}
-    if args.model == "mlp":
+    """The builder's arguments: data shape and classes (in the form it accepts), then its options."""
+    import inspect  # noqa: PLC0415
+
+    from lucidnn.models.registry import get_builder  # noqa: PLC0415
+
+    accepted = inspect.signature(get_builder(args.model)).parameters
+    kwargs: dict[str, Any] = {}
+    if "input_shape" in accepted:
+        kwargs["input_shape"] = list(input_shape)
+    elif "in_features" in accepted:
+        kwargs["in_features"] = math.prod(input_shape)
+    if "num_classes" in accepted:
+        kwargs["num_classes"] = num_classes
+    if args.model == "mlp" and getattr(args, "hidden", None) is not None:
         try:
             hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
         except ValueError:
             raise ValueError(f"--hidden {args.hidden!r}: give comma-separated integers, e.g. 256,256") from None
         kwargs.update(hidden_sizes=hidden, activation=args.activation, dropout=args.dropout)
+    for item in args.arg or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--arg {item!r}: write KEY=VALUE, e.g. --arg variant=classic")
+        if key not in accepted:
+            raise ValueError(f"--arg {key}: {args.model} takes no such option; it takes "
+                             + ", ".join(k for k in accepted if k not in ("rng", "dtype")))
+        try:
+            kwargs[key] = json.loads(text)
+        except json.JSONDecodeError:
+            kwargs[key] = text  # a bare word such as classic
     return kwargs
 
 
@@ -369,8 +393,8 @@ def _cuda_reason() -> str:
 def cmd_summary(args: Any) -> None:
     from lucidnn.models import get_model  # noqa: PLC0415
 
-    shape = (1, 8, 8) if args.data.startswith("digits") else (1, 28, 28)
-    model = get_model(args.model, in_features=math.prod(shape), num_classes=10)
+    shape = tuple(int(n) for n in args.input_shape.split(","))
+    model = get_model(args.model, **_model_kwargs(args, shape, args.num_classes))
     model.summary(shape)
 
 

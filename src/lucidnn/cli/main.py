@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--hidden", default="256,256", help="mlp: hidden layer sizes, comma-separated (256,256)")
     train.add_argument("--activation", default="relu", help="mlp: activation (relu)")
     train.add_argument("--dropout", type=_fraction, default=0.0, help="mlp: dropout probability (0)")
+    train.add_argument("--arg", action="append", metavar="KEY=VALUE",
+                       help="a model option, repeatable, e.g. --arg variant=classic (see `lucidnn models`)")
     train.add_argument("--seed", type=int, default=0, help="random seed (0)")
     train.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     train.add_argument("--out", default=None, help="output directory (default runs/MODEL-DATA)")
@@ -99,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     summ = sub.add_parser("summary", help="print a model's layers, output shapes and parameter counts")
     summ.add_argument("model", help="zoo model name")
-    summ.add_argument("--data", default="mnist:", help="shape of the input: digits or mnist (default mnist)")
+    summ.add_argument("--input-shape", default="1,28,28", help="one sample's shape C,H,W (1,28,28)")
+    summ.add_argument("--num-classes", type=_positive_int, default=10, help="10")
+    summ.add_argument("--arg", action="append", metavar="KEY=VALUE", help="a model option, repeatable")
     return parser
 
 

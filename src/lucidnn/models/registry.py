@@ -68,6 +68,15 @@ def list_models() -> list[tuple[str, str]]:
     return [(name, description) for name, (_, description) in sorted(_REGISTRY.items())]
 
 
+def get_builder(name: str) -> Callable[..., Any]:
+    """The builder registered as ``name`` (ValueError listing the names for an unknown one)."""
+    key = _key(name, "get_model")
+    if key not in _REGISTRY:
+        available = ", ".join(sorted(_REGISTRY)) or "(none)"
+        raise ValueError(f"get_model: unknown model {name!r}; available models: {available}")
+    return _REGISTRY[key][0]
+
+
 def get_model(name: str, **kwargs: Any) -> Any:
     """Build the model registered as ``name`` with the builder's keyword arguments.
 
@@ -80,10 +89,7 @@ def get_model(name: str, **kwargs: Any) -> Any:
         TypeError: for keyword arguments the builder does not accept; the message lists those it does.
     """
     key = _key(name, "get_model")
-    if key not in _REGISTRY:
-        available = ", ".join(sorted(_REGISTRY)) or "(none)"
-        raise ValueError(f"get_model: unknown model {name!r}; available models: {available}")
-    builder, _ = _REGISTRY[key]
+    builder = get_builder(name)
     try:
         signature = inspect.signature(builder)
     except (TypeError, ValueError):  # some builtins have no signature; let the call report
