@@ -347,6 +347,26 @@ def cmd_predict(args: Any) -> None:
             print(f"... {len(labels) - limit} more images in {name} (use --limit)")
 
 
+def cmd_show_filters(args: Any) -> None:
+    from lucidnn.cli.pictures import save_filters  # noqa: PLC0415
+
+    model, _ = load_model(args.checkpoint)
+    out = Path(args.out) if args.out else _checkpoint_file(args.checkpoint).parent / "filters.png"
+    layer = save_filters(model, out)
+    print(f"wrote {out} (filters of {layer})")
+
+
+def cmd_feature_maps(args: Any) -> None:
+    from lucidnn.cli.pictures import save_feature_maps  # noqa: PLC0415
+
+    model, config = load_model(args.checkpoint)
+    shape = tuple(config.get("input_shape") or (1, 28, 28))
+    x, labels = _load_images(Path(args.image), shape)
+    out = Path(args.out) if args.out else _checkpoint_file(args.checkpoint).parent / "feature_maps.png"
+    layers = save_feature_maps(model, x[:1], out)
+    print(f"wrote {out} (feature maps of {labels[0]} through {', '.join(layers)})")
+
+
 # --------------------------------------------------------------------------- models, info, summary
 
 
@@ -398,4 +418,5 @@ def cmd_summary(args: Any) -> None:
     model.summary(shape)
 
 
-__all__ = ["cmd_eval", "cmd_info", "cmd_models", "cmd_predict", "cmd_summary", "cmd_train"]
+__all__ = ["cmd_eval", "cmd_feature_maps", "cmd_info", "cmd_models", "cmd_predict", "cmd_show_filters",
+           "cmd_summary", "cmd_train"]

@@ -96,6 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--top-k", type=_positive_int, default=3, help="classes shown per image (3)")
     pr.add_argument("--limit", type=_positive_int, default=20, help="IDX files: images listed (20)")
 
+    filt = sub.add_parser("show-filters", help="draw the first convolution's learned filters as a PNG")
+    filt.add_argument("checkpoint", help="a .safetensors checkpoint or a run directory")
+    filt.add_argument("--out", default=None, help="PNG path (default: filters.png beside the checkpoint)")
+
+    fmap = sub.add_parser("feature-maps", help="draw every convolution's output for one image as a PNG")
+    fmap.add_argument("checkpoint", help="a .safetensors checkpoint or a run directory")
+    fmap.add_argument("image", help="a PNG/JPEG image, or an IDX file (its first image)")
+    fmap.add_argument("--out", default=None, help="PNG path (default: feature_maps.png beside the checkpoint)")
+
     sub.add_parser("models", help="list the model zoo")
     sub.add_parser("info", help="version, backend, BLAS and devices")
 
@@ -112,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from lucidnn.cli import commands  # noqa: PLC0415  (keeps `lucidnn --help` fast)
 
-    handler = getattr(commands, f"cmd_{args.command}")
+    handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))
     try:
         handler(args)
     except KeyboardInterrupt:
