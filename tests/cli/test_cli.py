@@ -81,7 +81,8 @@ def test_resume_in_a_new_process_matches_an_uninterrupted_run(tmp_path):
 
 def test_models_and_info(capsys):
     assert main(["models"]) == 0
-    assert capsys.readouterr().out.startswith("mlp")
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert "mlp" in names and names == sorted(names)
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"lucidnn {lucidnn.__version__}") and "numpy" in out and "devices: cpu" in out

@@ -40,9 +40,12 @@ from lucidnn.functional.arithmetic import (
     where,
 )
 from lucidnn.functional.binary_loss import binary_cross_entropy, binary_cross_entropy_with_logits
-from lucidnn.functional.dropout import dropout
+from lucidnn.functional.conv import conv1d, conv2d
+from lucidnn.functional.conv_transpose import conv_transpose1d, conv_transpose2d
+from lucidnn.functional.dropout import dropout, dropout2d
 from lucidnn.functional.embedding import embedding
 from lucidnn.functional.linalg import linear, matmul
+from lucidnn.functional.local_response_norm import local_response_norm
 from lucidnn.functional.loss import (
     cross_entropy,
     l1_loss,
@@ -51,6 +54,23 @@ from lucidnn.functional.loss import (
     smooth_l1_loss,
 )
 from lucidnn.functional.normalization import batch_norm, layer_norm
+from lucidnn.functional.pool import (
+    avg_pool1d,
+    avg_pool2d,
+    l2_pool1d,
+    l2_pool2d,
+    lp_pool1d,
+    lp_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
+from lucidnn.functional.pool_adaptive import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    global_avg_pool2d,
+)
 from lucidnn.functional.reduction import (
     all,
     any,

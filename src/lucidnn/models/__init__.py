@@ -7,12 +7,20 @@ its constructor arguments (``model.config``, JSON-able) and registry name
 
 Example:
     >>> from lucidnn.models import get_model, list_models
-    >>> list_models()
-    [('mlp', 'A multi-layer perceptron classifier: Flatten, then Linear/activation blocks, then Linear logits.')]
+    >>> dict(list_models())["mlp"]
+    'A multi-layer perceptron classifier: Flatten, then Linear/activation blocks, then Linear logits.'
     >>> model = get_model("mlp", in_features=64, hidden_sizes=(32,), num_classes=10)
+    >>> net = get_model("resnet_small", input_shape=(3, 32, 32), num_classes=10)
 """
 
-from lucidnn.models.mlp import MLP  # importing a model's file registers it
+# importing a model's file registers it
+from lucidnn.models.alexnet import AlexNet
+from lucidnn.models.alphago import AlphaGoPolicy
+from lucidnn.models.googlenet import GoogLeNet, Inception
+from lucidnn.models.lenet import LeNet5
+from lucidnn.models.mlp import MLP
 from lucidnn.models.registry import get_model, list_models, register_model
+from lucidnn.models.resnet import BasicBlock, Bottleneck, ResNet
 
-__all__ = ["MLP", "get_model", "list_models", "register_model"]
+__all__ = ["MLP", "AlexNet", "AlphaGoPolicy", "BasicBlock", "Bottleneck", "GoogLeNet", "Inception", "LeNet5",
+           "ResNet", "get_model", "list_models", "register_model"]

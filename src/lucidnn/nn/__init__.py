@@ -16,7 +16,8 @@ from lucidnn.nn.activation import (
     Tanh,
 )
 from lucidnn.nn.container import ModuleDict, ModuleList, Sequential
-from lucidnn.nn.dropout import Dropout
+from lucidnn.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from lucidnn.nn.dropout import Dropout, Dropout2d
 from lucidnn.nn.embedding import Embedding
 from lucidnn.nn.linear import Flatten, Identity, Linear
 from lucidnn.nn.loss import (
@@ -31,3 +32,19 @@ from lucidnn.nn.loss import (
 from lucidnn.nn.module import IncompatibleKeys, Module, RemovableHandle, StateDictError
 from lucidnn.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from lucidnn.nn.parameter import Parameter
+from lucidnn.nn.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    GlobalAvgPool2d,
+    L2Pool1d,
+    L2Pool2d,
+    LocalResponseNorm,
+    LPPool1d,
+    LPPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)

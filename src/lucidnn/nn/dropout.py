@@ -32,11 +32,11 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, *, rng: backend.Generator | None = None) -> None:
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, numbers.Real):
-            raise TypeError(f"Dropout: p must be a number in [0, 1], got {type(p).__name__} {p!r}")
+            raise TypeError(f"{type(self).__name__}: p must be a number in [0, 1], got {type(p).__name__} {p!r}")
         if not 0.0 <= p <= 1.0:  # also rejects NaN
-            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+            raise ValueError(f"{type(self).__name__}: p must be in [0, 1], got {p}")
         if rng is not None and not isinstance(rng, backend.Generator):
-            raise TypeError(f"Dropout: rng must be a lucidnn.Generator, got {type(rng).__name__}")
+            raise TypeError(f"{type(self).__name__}: rng must be a lucidnn.Generator, got {type(rng).__name__}")
         self.p = float(p)
         self.rng = rng
 
@@ -45,3 +45,25 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class Dropout2d(Dropout):
+    r"""Channel dropout: zero each whole channel with probability p while training, scale the rest by 1/(1-p).
+
+    .. math:: y_{nc\cdots} = \frac{m_{nc}\, x_{nc\cdots}}{1 - p}, \qquad m_{nc} \sim \mathrm{Bernoulli}(1 - p)
+
+    One draw per (sample, channel) zeroes a whole feature map, which regularizes conv layers
+    whose neighbouring pixels are correlated. The identity in evaluation mode.
+
+    Args:
+        p: probability of zeroing a channel, in [0, 1] (0.5).
+        rng: the Generator that draws the masks (default: the input device's default generator).
+
+    Shape:
+        input (N, C, H, W) or any (N, C, *) with at least 3 dimensions; output alike.
+
+    Reference: Tompson et al., "Efficient Object Localization Using Convolutional Networks", CVPR 2015.
+    """
+
+    def forward(self, x: Tensor) -> Any:
+        return F.dropout2d(x, self.p, self.training, rng=self.rng)

@@ -1,0 +1,313 @@
+r"""The column (im2col) machinery behind conv and conv_transpose, on raw ``xp`` arrays.
+
+A 2-D convolution (cross-correlation) of an image ``x`` (N, C, H, W) with a weight ``w``
+(O, C/g, kh, kw) in ``g`` groups is, per group, one matrix product: every output pixel's
+receptive field is copied into one row of a column matrix (im2col) and multiplied by the
+weight reshaped to a matrix. Three operations use that picture, and both conv and
+conv_transpose are built from them:
+
+* :func:`conv_forward` ``(image, w) -> (N, O, Ho, Wo)``: im2col, then one GEMM per group;
+* :func:`grad_weight` ``(columns side, image) -> w``: the columns transposed times the output
+  gradient, one GEMM per group;
+* :func:`grad_input` ``(columns side, w) -> image``: col2im, the adjoint of im2col: one batched
+  GEMM gives a slab per kernel offset (u, v); each slab is added into the strided slice of
+  the padded image it was read from (kh*kw slice-adds over long contiguous runs, never
+  ``np.add.at``).
+
+Two memory layouts (PERFORMANCE.md, items 3 and 4), chosen per conv by channels per group:
+
+* **channels-last** (C/g >= :data:`CHANNELS_LAST_MIN_CHANNELS`): the padded image is NHWC and
+  a column row is ordered (kh, kw, C/g), so building the columns copies runs of kw*C floats;
+  the output lands in NHWC memory;
+* **K-major** (few channels, e.g. a C=1 first layer): the padded image is CNHW and the columns
+  are (C/g*kh*kw, N*Ho*Wo), copied in runs of Wo floats; the output lands in CNHW memory.
+
+Either way the result is returned as an (N, C, H, W) *view* of that memory (``transpose``),
+so no extra copy is made; NumPy and CuPy handle any strides, and the next conv's
+``transpose`` back to its own layout is free when the layouts agree.
+
+The batch is processed in chunks so that a column matrix (or the slabs of col2im) never
+exceeds :data:`COLUMN_CAP_BYTES`. With one chunk the forward's columns are kept for the
+weight gradient; with several they are rebuilt in backward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lucidnn import backend
+
+#: upper bound on the bytes of one column matrix; the batch is chunked to stay under it
+COLUMN_CAP_BYTES = 256 * 2**20
+#: channels per group from which the channels-last layout is used (K-major below)
+CHANNELS_LAST_MIN_CHANNELS = 6
+#: stride-1 col2im is separable while the padded image is at most this many times the output
+SEPARABLE_MAX_WASTE = 2.0
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Sizes of one 2-D convolution, seen from the conv: image (N, C, H, W) -> output (N, O, Ho, Wo).
+
+    ``top``/``left`` is the zero padding before the image, ``hp``/``wp`` the padded size (any
+    padding after is ``hp - top - h``). ``ho``/``wo`` are given, not derived, because
+    conv_transpose's ``output_padding`` can leave padded rows that no window reaches.
+    """
+
+    n: int
+    c: int
+    o: int
+    groups: int
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    dh: int
+    dw: int
+    h: int
+    w: int
+    top: int
+    left: int
+    hp: int
+    wp: int
+    ho: int
+    wo: int
+    channels_last: bool
+
+    @property
+    def cg(self) -> int:
+        return self.c // self.groups
+
+    @property
+    def og(self) -> int:
+        return self.o // self.groups
+
+    @property
+    def column_size(self) -> int:
+        """Elements of one sample's column matrix: Ho*Wo * kh*kw*C (all groups)."""
+        return self.ho * self.wo * self.kh * self.kw * self.c
+
+    def chunks(self, per_sample: int) -> list[slice]:
+        """Batch slices of at most COLUMN_CAP_BYTES // per_sample samples (at least one)."""
+        step = max(1, COLUMN_CAP_BYTES // max(per_sample, 1))
+        return [slice(i, min(i + step, self.n)) for i in range(0, self.n, step)]
+
+
+def choose_channels_last(channels_per_group: int) -> bool:
+    """The layout rule: channels-last from :data:`CHANNELS_LAST_MIN_CHANNELS` channels per group."""
+    return channels_per_group >= CHANNELS_LAST_MIN_CHANNELS
+
+
+# --------------------------------------------------------------------------- layout helpers
+
+
+def _padded(x: Any, geo: Geometry, rows: slice) -> Any:
+    """Samples ``rows`` of the image (N, C, H, W), zero-padded: (n, Hp, Wp, C) or (C, n, Hp, Wp)."""
+    xp = backend.get_array_module(x)
+    x = x[rows]
+    inner = (slice(geo.top, geo.top + geo.h), slice(geo.left, geo.left + geo.w))
+    if geo.channels_last:
+        x = x.transpose(0, 2, 3, 1)
+        if (geo.hp, geo.wp) == (geo.h, geo.w):
+            # gathering the columns from NCHW memory is ~5x slower than one transposing copy first
+            return xp.ascontiguousarray(x)
+        out = xp.zeros((x.shape[0], geo.hp, geo.wp, geo.c), dtype=x.dtype)
+        out[:, inner[0], inner[1], :] = x
+        return out
+    x = x.transpose(1, 0, 2, 3)
+    if (geo.hp, geo.wp) == (geo.h, geo.w):
+        return xp.ascontiguousarray(x)
+    out = xp.zeros((geo.c, x.shape[1], geo.hp, geo.wp), dtype=x.dtype)
+    out[:, :, inner[0], inner[1]] = x
+    return out
+
+
+def _columns(padded: Any, geo: Geometry) -> Any:
+    """The column matrices of a padded chunk: (g, M, K) channels-last, (g, K, M) K-major.
+
+    M = n*Ho*Wo output pixels, K = kh*kw*C/g ordered (kh, kw, C/g) channels-last and
+    (C/g, kh, kw) K-major. Built as one strided view (no loop over pixels) and one copy.
+    """
+    xp = backend.get_array_module(padded)
+    g, cg, geo_k = geo.groups, geo.cg, geo.kh * geo.kw * geo.cg
+    if geo.channels_last:
+        n = padded.shape[0]
+        s_n, s_h, s_w, s_c = padded.strides
+        item = padded.itemsize
+        if g == 1 and geo.dw == 1 and s_w == cg * item and (cg == 1 or s_c == item):
+            # (kw, C) is one contiguous run: one axis makes the copy loop ~25% faster
+            shape = (1, n, geo.ho, geo.wo, geo.kh, geo.kw * cg)
+            strides = (0, s_n, geo.sh * s_h, geo.sw * s_w, geo.dh * s_h, item)
+        else:
+            shape = (g, n, geo.ho, geo.wo, geo.kh, geo.kw, cg)
+            strides = (cg * s_c, s_n, geo.sh * s_h, geo.sw * s_w, geo.dh * s_h, geo.dw * s_w, s_c)
+        view = xp.lib.stride_tricks.as_strided(padded, shape, strides)
+        return view.reshape(g, n * geo.ho * geo.wo, geo_k)  # the copy
+    n = padded.shape[1]
+    s_c, s_n, s_h, s_w = padded.strides
+    shape = (g, cg, geo.kh, geo.kw, n, geo.ho, geo.wo)
+    strides = (cg * s_c, s_c, geo.dh * s_h, geo.dw * s_w, s_n, geo.sh * s_h, geo.sw * s_w)
+    view = xp.lib.stride_tricks.as_strided(padded, shape, strides)
+    return view.reshape(g, geo_k, n * geo.ho * geo.wo)  # the copy
+
+
+def _weight_matrix(w: Any, geo: Geometry) -> Any:
+    """w (O, C/g, kh, kw) as (g, K, O/g) channels-last or (g, O/g, K) K-major, K ordered as the columns."""
+    g, og, k = geo.groups, geo.og, geo.kh * geo.kw * geo.cg
+    if geo.channels_last:
+        return w.reshape(g, og, geo.cg, geo.kh, geo.kw).transpose(0, 3, 4, 2, 1).reshape(g, k, og)
+    return w.reshape(g, og, k)
+
+
+def _output_matrix(y: Any, geo: Geometry, rows: slice) -> Any:
+    """Samples ``rows`` of an (N, O, Ho, Wo) array as (g, M, O/g) channels-last or (g, O/g, M) K-major."""
+    y = y[rows]
+    m = y.shape[0] * geo.ho * geo.wo
+    if geo.channels_last:
+        return y.transpose(0, 2, 3, 1).reshape(m, geo.groups, geo.og).transpose(1, 0, 2)
+    return y.transpose(1, 0, 2, 3).reshape(geo.groups, geo.og, m)
+
+
+def _matmul_into(out: Any, a: Any, b: Any) -> None:
+    """out[...] = a @ b for (g, ., .) stacks; one group is a plain 2-D product written in place."""
+    if a.shape[0] == 1:  # NumPy's batched matmul with a strided out= can miss BLAS; 2-D does not
+        backend.get_array_module(a).matmul(a[0], b[0], out=out[0])
+    else:
+        out[...] = backend.get_array_module(a).matmul(a, b)
+
+
+def _rows_last(a: Any) -> Any:
+    """Swap the last two axes (a free, BLAS-friendly transposed view)."""
+    return a.swapaxes(-1, -2)
+
+
+# --------------------------------------------------------------------------- the three operations
+
+
+def conv_forward(x: Any, w: Any, geo: Geometry) -> tuple[Any, list | None]:
+    """Cross-correlate the image x (N, C, H, W) with w (O, C/g, kh, kw): (N, O, Ho, Wo), no bias.
+
+    Returns the output (an NCHW view of NHWC or CNHW memory) and the list of column matrices
+    when the batch fit in one chunk (for :func:`grad_weight`), else None.
+    """
+    xp = backend.get_array_module(x)
+    dtype = xp.result_type(x.dtype, w.dtype)
+    chunks = geo.chunks(geo.column_size * dtype.itemsize)
+    wmat = _weight_matrix(w, geo)
+    if geo.channels_last:
+        y = xp.empty((geo.n, geo.ho, geo.wo, geo.o), dtype=dtype)
+    else:
+        y = xp.empty((geo.o, geo.n, geo.ho, geo.wo), dtype=dtype)
+    kept = []
+    for rows in chunks:
+        cols = _columns(_padded(x, geo, rows), geo)
+        if geo.channels_last:
+            _matmul_into(y[rows].reshape(-1, geo.groups, geo.og).swapaxes(0, 1), cols, wmat)  # (g, M, O/g)
+        else:
+            _matmul_into(y[:, rows].reshape(geo.groups, geo.og, -1), wmat, cols)  # (g, O/g, M)
+        kept.append(cols)
+    y = y.transpose(0, 3, 1, 2) if geo.channels_last else y.transpose(1, 0, 2, 3)
+    return y, (kept if len(chunks) == 1 else None)
+
+
+def grad_weight(gy: Any, geo: Geometry, *, columns: list | None = None, image: Any = None) -> Any:
+    r"""gW = \sum_{pixels} gy \otimes column: (O, C/g, kh, kw), one GEMM per group and chunk.
+
+    ``gy`` (N, O, Ho, Wo) is the columns side; the columns come from ``columns`` (kept by
+    :func:`conv_forward`) or are rebuilt chunk by chunk from ``image`` (N, C, H, W).
+    """
+    xp = backend.get_array_module(gy)
+    k = geo.kh * geo.kw * geo.cg
+    shape = (geo.groups, k, geo.og) if geo.channels_last else (geo.groups, geo.og, k)
+    gw = xp.zeros(shape, dtype=gy.dtype)
+    for i, rows in enumerate(geo.chunks(geo.column_size * gy.dtype.itemsize)):
+        cols = columns[i] if columns is not None else _columns(_padded(image, geo, rows), geo)
+        g_rows = _output_matrix(gy, geo, rows)
+        if geo.channels_last:
+            gw += xp.matmul(_rows_last(cols), g_rows)  # (g, K, M) @ (g, M, O/g)
+        else:
+            gw += xp.matmul(g_rows, _rows_last(cols))  # (g, O/g, M) @ (g, M, K)
+    if geo.channels_last:
+        gw = gw.reshape(geo.groups, geo.kh, geo.kw, geo.cg, geo.og).transpose(0, 4, 3, 1, 2)
+    return gw.reshape(geo.o, geo.cg, geo.kh, geo.kw)
+
+
+def grad_input(gy: Any, w: Any, geo: Geometry) -> Any:
+    r"""col2im: the image gradient (N, C, H, W) = im2col^T (gy W), the adjoint of :func:`conv_forward`.
+
+    One batched GEMM per chunk gives, for each kernel offset (u, v), the slab of
+    contributions that offset sent to the image; the slab is added into the strided slice
+    ``[u*dh :: sh, v*dw :: sw]`` of the padded image. The padding is cropped at the end.
+    Stride-1 convs whose padding is small against the output take :func:`_grad_input_separable`.
+    """
+    xp = backend.get_array_module(gy)
+    dtype = xp.result_type(gy.dtype, w.dtype)
+    if geo.sh == geo.sw == 1 and geo.hp * geo.wp <= SEPARABLE_MAX_WASTE * geo.ho * geo.wo:
+        return _grad_input_separable(gy, w, geo, dtype)
+    g, cg, og, kh, kw = geo.groups, geo.cg, geo.og, geo.kh, geo.kw
+    rows_h = [slice(u * geo.dh, u * geo.dh + (geo.ho - 1) * geo.sh + 1, geo.sh) for u in range(kh)]
+    rows_w = [slice(v * geo.dw, v * geo.dw + (geo.wo - 1) * geo.sw + 1, geo.sw) for v in range(kw)]
+    if geo.channels_last:
+        gx = xp.zeros((geo.n, geo.hp, geo.wp, geo.c), dtype=dtype)
+        # (g, kh*kw, O/g, C/g): one (O/g, C/g) matrix per kernel offset
+        w_slabs = w.reshape(g, og, cg, kh, kw).transpose(0, 3, 4, 1, 2).reshape(g, kh * kw, og, cg)
+    else:
+        gx = xp.zeros((geo.c, geo.n, geo.hp, geo.wp), dtype=dtype)
+        w_t = _rows_last(_weight_matrix(w, geo))  # (g, K, O/g)
+    for rows in geo.chunks(geo.column_size * dtype.itemsize):
+        g_rows = _output_matrix(gy, geo, rows)
+        if geo.channels_last:
+            n = g_rows.shape[1] // (geo.ho * geo.wo)
+            slabs = xp.matmul(g_rows[:, None], w_slabs)  # (g, kh*kw, M, C/g)
+            slabs = slabs.reshape(g, kh, kw, n, geo.ho, geo.wo, cg).transpose(1, 2, 3, 4, 5, 0, 6)
+            target = gx[rows].reshape(n, geo.hp, geo.wp, g, cg)
+            for u in range(kh):
+                for v in range(kw):
+                    target[:, rows_h[u], rows_w[v]] += slabs[u, v]  # (n, Ho, Wo, g, C/g)
+        else:
+            n = g_rows.shape[2] // (geo.ho * geo.wo)
+            slabs = xp.matmul(w_t, g_rows).reshape(geo.c, kh, kw, n, geo.ho, geo.wo)
+            target = gx[:, rows]
+            for u in range(kh):
+                for v in range(kw):
+                    target[:, :, rows_h[u], rows_w[v]] += slabs[:, u, v]  # (C, n, Ho, Wo)
+    crop_h, crop_w = slice(geo.top, geo.top + geo.h), slice(geo.left, geo.left + geo.w)
+    if geo.channels_last:
+        return gx[:, crop_h, crop_w, :].transpose(0, 3, 1, 2)
+    return gx[:, :, crop_h, crop_w].transpose(1, 0, 2, 3)
+
+
+def _grad_input_separable(gy: Any, w: Any, geo: Geometry, dtype: Any) -> Any:
+    r"""Stride-1 col2im in two passes: a row gather and one GEMM, then kw shifted adds.
+
+    With :math:`u' = k_H - 1 - u`, the image gradient is
+    :math:`g_x[c, n, y, x] = \sum_v \big(\sum_{o, u'} w[o, c, k_H-1-u', v]\, g_q[o, n, y + u' d_h, x]\big)_{x - v d_w}`,
+    where :math:`g_q` is gy with (kH-1) dH zero rows on top and zero columns out to Wp. The
+    inner sum is one GEMM over columns that gather only the kH row shifts (runs of Hp*Wp);
+    the outer sum is kW adds of whole channel planes shifted by v*dw in flat memory (entries
+    that wrap to the next row are the zero columns). Its GEMM does Hp*Wp / (Ho*Wo) times the
+    slab method's work but its memory traffic is several times smaller (PERFORMANCE.md item 4).
+    """
+    xp = backend.get_array_module(gy)
+    g, cg, og, kh, kw, dh, dw = geo.groups, geo.cg, geo.og, geo.kh, geo.kw, geo.dh, geo.dw
+    plane, top_rows = geo.hp * geo.wp, (kh - 1) * dh
+    # w_sep[g, (v, c), (o, u')] = w[o, c, kh-1-u', v]
+    w_sep = w[:, :, ::-1].reshape(g, og, cg, kh, kw).transpose(0, 4, 2, 1, 3).reshape(g, kw * cg, og * kh)
+    gx = xp.zeros((g, cg, geo.n * plane + (kw - 1) * dw), dtype=dtype)
+    gy_c = gy.transpose(1, 0, 2, 3)  # (O, N, Ho, Wo)
+    # per sample: the padded gy, its row-gathered columns and the GEMM's result
+    per_sample = geo.o * (geo.hp + top_rows) * geo.wp + (geo.o * kh + geo.c * kw) * plane
+    for rows in geo.chunks(per_sample * dtype.itemsize):
+        n = rows.stop - rows.start
+        g_q = xp.zeros((geo.o, n, geo.hp + top_rows, geo.wp), dtype=dtype)
+        g_q[:, :, top_rows:top_rows + geo.ho, :geo.wo] = gy_c[:, rows]
+        s_o, s_n, s_r, s_x = g_q.strides
+        view = xp.lib.stride_tricks.as_strided(g_q, (g, og, kh, n, plane), (og * s_o, s_o, dh * s_r, s_n, s_x))
+        cols = view.reshape(g, og * kh, n * plane)  # the copy
+        t = xp.matmul(w_sep, cols).reshape(g, kw, cg, n * plane)
+        start = rows.start * plane
+        for v in range(kw):
+            gx[:, :, start + v * dw:start + v * dw + n * plane] += t[:, v]
+    gx = gx[:, :, :geo.n * plane].reshape(geo.c, geo.n, geo.hp, geo.wp)
+    return gx[:, :, geo.top:geo.top + geo.h, geo.left:geo.left + geo.w].transpose(1, 0, 2, 3)
