@@ -90,6 +90,8 @@ def save_feature_maps(model: Any, x: Any, path: Path, *, max_maps: int = 16) -> 
     images, titles = [], []
     for name, _ in layers:
         maps = backend.to_numpy(outputs[name].data)[0]  # (C, H, W)
+        if maps.shape[-2:] == (1, 1):  # a fully connected layer written as a conv (LeNet's C5): no map to see
+            continue
         for c in range(min(len(maps), max_maps)):
             images.append(maps[c])
             titles.append(f"{name}[{c}]")
