@@ -114,3 +114,30 @@ def test_corrupt_checkpoint_is_a_clean_error(tmp_path, capsys):
 def test_invalid_hyperparameters_are_refused_by_the_parser(argv):
     code, out, err = run(*argv)
     assert code == 2 and "error: argument" in err and "Traceback" not in err
+
+
+def test_lenet5_with_shift_augmentation_trains_and_draws_pictures(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from lucidnn.data.datasets import write_idx
+
+    # digits are 8x8, too small for LeNet-5; a 28x28 IDX "MNIST" built from upscaled digits stands in
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = np.kron(digits.images[:600] * (255 / 16), np.ones((3, 3)))  # (600, 24, 24)
+    images = np.pad(images, ((0, 0), (2, 2), (2, 2))).astype(np.uint8)  # (600, 28, 28)
+    labels = digits.target[:600].astype(np.uint8)
+    data = tmp_path / "mnist"
+    data.mkdir()
+    for prefix, part in (("train", slice(0, 500)), ("t10k", slice(500, 600))):
+        write_idx(data / f"{prefix}-images-idx3-ubyte", images[part])
+        write_idx(data / f"{prefix}-labels-idx1-ubyte", labels[part])
+    out = tmp_path / "run"
+    assert main(["train", "lenet5", "--data", f"mnist:{data}", "--epochs", "6", "--batch-size", "32", "--augment", "shift",
+                 "--optimizer", "adam", "--out", str(out), "--no-progress"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["config"]["augment"] == "shift" and metrics["test"]["accuracy"] > 0.5
+    assert main(["show-filters", str(out)]) == 0
+    assert main(["feature-maps", str(out), str(data / "t10k-images-idx3-ubyte")]) == 0
+    assert (out / "filters.png").stat().st_size > 1000 and (out / "feature_maps.png").stat().st_size > 1000
+    assert main(["show-filters", str(out / "nonexistent")]) == 2

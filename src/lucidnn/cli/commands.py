@@ -169,7 +169,15 @@ def cmd_train(args: Any) -> None:
                                           rng=lucidnn.Generator(seed + 1))
     else:
         train_set, val_set = full_train, None
-    loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, rng=lucidnn.Generator(seed + 2))
+    # a resumed run keeps the augmentation it started with
+    augment = args.augment if resume_file is None else config.get("augment", "none")
+    transform = None
+    if augment == "shift":
+        from lucidnn.data.transforms import RandomCrop  # noqa: PLC0415
+
+        transform = RandomCrop(input_shape[-2:], padding=2, rng=lucidnn.Generator(seed + 3))
+    loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, rng=lucidnn.Generator(seed + 2),
+                        transform=transform)
     val_loader = DataLoader(val_set, batch_size=1024) if val_set is not None else None
     test_loader = DataLoader(test_set, batch_size=1024)
 
@@ -178,7 +186,7 @@ def cmd_train(args: Any) -> None:
                   "input_shape": list(input_shape), "num_classes": num_classes, "seed": seed,
                   "optimizer": args.optimizer, "lr": args.lr, "momentum": args.momentum,
                   "weight_decay": args.weight_decay, "schedule": args.schedule, "batch_size": args.batch_size,
-                  "epochs": args.epochs}
+                  "epochs": args.epochs, "augment": augment}
     model = get_model(config["model"], **config["kwargs"]).to(device)
     optimizer = _make_optimizer(config["optimizer"], model.parameters(), config["lr"], config["momentum"],
                                 config["weight_decay"])

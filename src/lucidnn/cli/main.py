@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--weight-decay", type=_non_negative_float, default=0.0, help="L2 weight decay (0)")
     train.add_argument("--schedule", choices=["none", "cosine", "step"], default="cosine",
                        help="learning-rate schedule over the epochs (cosine)")
+    train.add_argument("--augment", choices=["none", "shift"], default="none",
+                       help="training-time augmentation: shift = random translations of up to 2 pixels (none)")
     train.add_argument("--val-fraction", type=_fraction, default=0.1,
                        help="fraction of the training set held out for validation (0.1)")
     train.add_argument("--hidden", default="256,256", help="mlp: hidden layer sizes, comma-separated (256,256)")
