@@ -3,6 +3,7 @@ example, both memory layouts, batch chunking, the adjoint identity, and the erro
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
 
 import numpy as np
@@ -160,6 +161,40 @@ def test_chunks_respect_the_cap(monkeypatch):
     chunks = geometry.chunks(per_sample)
     assert all((c.stop - c.start) * per_sample <= 10_000 for c in chunks)
     assert [c.start for c in chunks] == list(range(0, 10, 10_000 // per_sample))
+
+
+@pytest.mark.parametrize("threshold", [1, 10**6], ids=["channels-last", "k-major"])
+def test_results_never_share_the_reused_workspace(rng, monkeypatch, threshold):
+    monkeypatch.setattr(_im2col, "CHANNELS_LAST_MIN_CHANNELS", threshold)
+    w = rng.standard_normal((4, 3, 3, 3))
+    x1, x2 = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((2, 3, 6, 6))
+    first = _run(F.conv2d, x1, w, padding=1)
+    kept = [a.copy() for a in first]
+    _run(F.conv2d, x2, w, padding=1)
+    _run(F.conv_transpose2d, rng.standard_normal((2, 4, 5, 5)), w, stride=2)
+    for a, b in zip(first, kept):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_threads_have_their_own_workspace(rng):
+    # NumPy drops the GIL inside large copies and BLAS calls, so a shared buffer would be clobbered
+    w = rng.standard_normal((8, 6, 3, 3))
+    xs = [rng.standard_normal((8, 6, 24, 24)) for _ in range(4)]
+    expected = [_run(F.conv2d, x, w, padding=1) for x in xs]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        for _ in range(4):
+            results = list(pool.map(lambda x: _run(F.conv2d, x, w, padding=1), xs))
+            for got, want in zip(results, expected):
+                for a, b in zip(got, want):
+                    np.testing.assert_array_equal(a, b)
+
+
+def test_clear_workspace(rng):
+    x, w = _t(rng.standard_normal((2, 6, 5, 5))), _t(rng.standard_normal((3, 6, 3, 3)))
+    before = F.conv2d(x, w, padding=1).numpy()
+    _im2col.clear_workspace()
+    assert not _im2col._workspace.__dict__.get("buffers")
+    np.testing.assert_array_equal(F.conv2d(x, w, padding=1).numpy(), before)
 
 
 # --------------------------------------------------------------------------- identities

@@ -56,9 +56,9 @@ class Conv2dFn(Function):
     def forward(self, x, w, *b, geometry: Geometry, flip: bool):
         if flip:
             w = w[:, :, ::-1, ::-1]
-        y, self.columns = _im2col.conv_forward(x, w, geometry)
-        self.x = x if self.columns is None else None  # several chunks: columns are rebuilt in backward
-        self.w, self.geometry, self.flip, self.has_bias = w, geometry, flip, bool(b)
+        # the columns are rebuilt in backward: cheaper than keeping fresh memory (see _im2col)
+        y, _ = _im2col.conv_forward(x, w, geometry)
+        self.x, self.w, self.geometry, self.flip, self.has_bias = x, w, geometry, flip, bool(b)
         if b:
             y += b[0].reshape(1, -1, 1, 1)
         return y  # (N, C_out, H_out, W_out)
@@ -68,7 +68,7 @@ class Conv2dFn(Function):
         gx = _im2col.grad_input(gy, self.w, self.geometry) if needs[0] else None
         gw = None
         if needs[1]:
-            gw = _im2col.grad_weight(gy, self.geometry, columns=self.columns, image=self.x)
+            gw = _im2col.grad_weight(gy, self.geometry, image=self.x)
             if self.flip:
                 gw = gw[:, :, ::-1, ::-1]
         if not self.has_bias:

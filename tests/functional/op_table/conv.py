@@ -151,6 +151,9 @@ CASES = [
     _conv_case("conv2d-no-bias", 2, _X2, (4, 3, 3, 3), bias=False),
     _conv_case("conv2d-1x1", 2, _X2, (2, 3, 1, 1)),
     _conv_case("conv2d-stride2", 2, _X2, (2, 3, 3, 3), stride=2, padding=1),
+    # fewer column entries than image entries: the columns are gathered from the input's own memory
+    _conv_case("conv2d-1x1-stride2", 2, _X2, (2, 3, 1, 1), stride=2),
+    _conv_case("conv2d-channels-last-1x1-stride2", 2, [(2, 6, 4, 5), (1, 6, 5, 3)], (3, 6, 1, 1), stride=2),
     _conv_case("conv2d-stride-tuple", 2, [(2, 2, 7, 6), (1, 2, 5, 5)], (2, 2, 2, 3), stride=(2, 1)),
     _conv_case("conv2d-dilation2", 2, [(2, 2, 6, 6), (1, 2, 5, 7)], (3, 2, 2, 2), dilation=2),
     _conv_case("conv2d-dilation-tuple", 2, [(2, 2, 6, 6), (1, 2, 5, 7)], (3, 2, 2, 3), dilation=(2, 1), padding=1),
