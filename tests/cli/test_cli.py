@@ -118,10 +118,10 @@ def test_invalid_hyperparameters_are_refused_by_the_parser(argv):
 
 def test_lenet5_with_shift_augmentation_trains_and_draws_pictures(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    from lucidnn.data.datasets import write_idx
-
     # digits are 8x8, too small for LeNet-5; a 28x28 IDX "MNIST" built from upscaled digits stands in
     from sklearn.datasets import load_digits
+
+    from lucidnn.data.datasets import write_idx
 
     digits = load_digits()
     images = np.kron(digits.images[:600] * (255 / 16), np.ones((3, 3)))  # (600, 24, 24)
