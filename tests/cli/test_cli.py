@@ -133,8 +133,8 @@ def test_lenet5_with_shift_augmentation_trains_and_draws_pictures(tmp_path, caps
         write_idx(data / f"{prefix}-images-idx3-ubyte", images[part])
         write_idx(data / f"{prefix}-labels-idx1-ubyte", labels[part])
     out = tmp_path / "run"
-    assert main(["train", "lenet5", "--data", f"mnist:{data}", "--epochs", "6", "--batch-size", "32", "--augment", "shift",
-                 "--optimizer", "adam", "--out", str(out), "--no-progress"]) == 0
+    assert main(["train", "lenet5", "--data", f"mnist:{data}", "--epochs", "6", "--batch-size", "32",
+                 "--augment", "shift", "--optimizer", "adam", "--out", str(out), "--no-progress"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["config"]["augment"] == "shift" and metrics["test"]["accuracy"] > 0.5
     assert main(["show-filters", str(out)]) == 0
