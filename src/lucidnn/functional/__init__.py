@@ -54,16 +54,7 @@ from lucidnn.functional.loss import (
     smooth_l1_loss,
 )
 from lucidnn.functional.normalization import batch_norm, layer_norm
-from lucidnn.functional.pool import (
-    avg_pool1d,
-    avg_pool2d,
-    l2_pool1d,
-    l2_pool2d,
-    lp_pool1d,
-    lp_pool2d,
-    max_pool1d,
-    max_pool2d,
-)
+from lucidnn.functional.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 from lucidnn.functional.pool_adaptive import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -71,6 +62,7 @@ from lucidnn.functional.pool_adaptive import (
     adaptive_max_pool2d,
     global_avg_pool2d,
 )
+from lucidnn.functional.pool_lp import l2_pool1d, l2_pool2d, lp_pool1d, lp_pool2d
 from lucidnn.functional.reduction import (
     all,
     any,

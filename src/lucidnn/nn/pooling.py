@@ -14,7 +14,8 @@ from typing import Any
 
 from lucidnn import functional as F
 from lucidnn.autograd.tensor import Tensor
-from lucidnn.functional.pool import check_norm_type, check_window_args, int_tuple
+from lucidnn.functional.pool import check_window_args, int_tuple
+from lucidnn.functional.pool_lp import check_norm_type
 from lucidnn.nn.module import Module
 
 
