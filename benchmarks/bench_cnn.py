@@ -13,10 +13,9 @@ Run: ``.venv/bin/python benchmarks/bench_cnn.py`` (after ``make test`` has built
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
+from common import time_steps  # benchmarks/common.py (the script's folder is on sys.path)
 
 import lucidnn
 from lucidnn import nn, optim
@@ -102,18 +101,6 @@ def step_fns(torch, ours, theirs, x, y, lr=0.01):
         return loss.item()
 
     return ours_step, theirs_step
-
-
-def time_steps(step, steps: int, rounds: int) -> float:
-    for _ in range(2):
-        step()
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        times.append((time.perf_counter() - start) / steps)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -11,10 +11,9 @@ Run: ``.venv/bin/python benchmarks/bench_mlp.py`` (after ``make test`` has built
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
+from common import time_steps  # benchmarks/common.py (the script's folder is on sys.path)
 
 import lucidnn
 from lucidnn import functional as F
@@ -115,18 +114,6 @@ def torch_module_step_fn(torch, x, y, weights, lr=0.01):
         return loss.item()
 
     return step
-
-
-def time_steps(step, steps: int, rounds: int) -> float:
-    for _ in range(3):
-        step()
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        times.append((time.perf_counter() - start) / steps)
-    return statistics.median(times)
 
 
 def main() -> None:

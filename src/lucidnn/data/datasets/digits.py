@@ -12,8 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lucidnn import backend
-from lucidnn.data._util import as_index, as_indices
-from lucidnn.data.dataset import Dataset
+from lucidnn.data.datasets._images import ImageDataset
 
 np = backend.numpy
 
@@ -38,7 +37,7 @@ def _load() -> tuple[Any, Any]:
     return images, labels
 
 
-class Digits(Dataset):
+class Digits(ImageDataset):
     """scikit-learn's 8 x 8 digits with a deterministic train/test split.
 
     The split is a permutation of all 1,797 samples drawn from ``Generator(seed)``: the
@@ -65,6 +64,8 @@ class Digits(Dataset):
     classes = [str(k) for k in range(10)]
     image_size = (8, 8)
 
+    pixel_max = _MAX_PIXEL
+
     def __init__(self, train: bool = True, *, test_fraction: float = 0.2, seed: int = 0,
                  transform: Callable[[Any], Any] | None = None,
                  target_transform: Callable[[Any], Any] | None = None) -> None:
@@ -86,28 +87,6 @@ class Digits(Dataset):
         self.images = images[chosen]  # (N, 8, 8) uint8
         self.labels = labels[chosen]  # (N,) int64
 
-    def __len__(self) -> int:
-        return int(self.labels.shape[0])
-
-    def __getitem__(self, index: int) -> tuple:
-        i = as_index(index, len(self), "Digits")
-        image = (self.images[i].astype(np.float32) / np.float32(_MAX_PIXEL))[None]  # (1, 8, 8)
-        label = self.labels[i]
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            label = self.target_transform(label)
-        return image, label
-
-    def __getitems__(self, indices: Any) -> tuple:
-        idx = as_indices(indices, len(self), "Digits")
-        images = (self.images[idx].astype(np.float32) / np.float32(_MAX_PIXEL))[:, None]  # (N, 1, 8, 8)
-        labels = self.labels[idx]
-        if self.transform is not None:
-            images = self.transform(images)
-        if self.target_transform is not None:
-            labels = self.target_transform(labels)
-        return images, labels
 
     def __repr__(self) -> str:
         return f"Digits({'train' if self.train else 'test'}, {len(self)} samples, seed={self.seed})"

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lucidnn import backend
-from lucidnn.data._util import as_index, as_indices
-from lucidnn.data.dataset import Dataset
+from lucidnn.data.datasets._images import ImageDataset
 from lucidnn.data.datasets.idx import DEFAULT_MAX_BYTES, read_idx
 from lucidnn.data.errors import DataFormatError, MissingDataError
 
@@ -62,7 +61,7 @@ def find_file(root: Path, stem: str, dataset: str) -> Path:
     )
 
 
-class MNIST(Dataset):
+class MNIST(ImageDataset):
     """The MNIST handwritten digits (LeCun, Cortes, Burges, 1998): 28 x 28 grey images, 10 classes.
 
     Args:
@@ -125,28 +124,6 @@ class MNIST(Dataset):
                 f"the first at index {int(bad[0])} (value {int(labels[bad[0]])})"
             )
 
-    def __len__(self) -> int:
-        return int(self.images.shape[0])
-
-    def __getitem__(self, index: int) -> tuple:
-        i = as_index(index, len(self), type(self).__name__)
-        image = (self.images[i].astype(np.float32) / np.float32(255))[None]  # (1, H, W)
-        label = self.labels[i]
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            label = self.target_transform(label)
-        return image, label
-
-    def __getitems__(self, indices: Any) -> tuple:
-        idx = as_indices(indices, len(self), type(self).__name__)
-        images = (self.images[idx].astype(np.float32) / np.float32(255))[:, None]  # (N, 1, H, W)
-        labels = self.labels[idx]
-        if self.transform is not None:
-            images = self.transform(images)
-        if self.target_transform is not None:
-            labels = self.target_transform(labels)
-        return images, labels
 
     def __repr__(self) -> str:
         split = "train" if self.train else "test"
