@@ -31,6 +31,7 @@ test: $(VENV)/.test-deps
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python benchmarks/bench_mlp.py
+	$(BIN)/python benchmarks/bench_cnn.py
 
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check src tests examples
