@@ -33,9 +33,9 @@ def torch_lenet5(torch):
             self.conv3, self.act3, self.flatten = tnn.Conv2d(16, 120, 5), tnn.ReLU(), tnn.Flatten()
             self.fc1, self.act4, self.fc2 = tnn.Linear(120, 84), tnn.ReLU(), tnn.Linear(84, 10)
 
-        def forward(self, x):
-            x = self.pool1(self.act1(self.conv1(x)))
-            x = self.pool2(self.act2(self.conv2(x)))
+        def forward(self, x):  # pooling before the ReLU, as lucidnn's modern LeNet-5 does (same function)
+            x = self.act1(self.pool1(self.conv1(x)))
+            x = self.act2(self.pool2(self.conv2(x)))
             x = self.flatten(self.act3(self.conv3(x)))
             return self.fc2(self.act4(self.fc1(x)))
 
