@@ -70,12 +70,7 @@ class Adagrad(Optimizer):
         if not state:  # a parameter added with add_param_group after construction
             self._init_state(w, state, group)
         state["step"] += 1
-        d = g  # the caller's gradient stays untouched
-        if group["maximize"]:
-            d = xp.negative(g, out=self._scratch(w, 0))
-        if weight_decay != 0:
-            decay = xp.multiply(w, weight_decay, out=self._scratch(w, 1))
-            d = xp.add(d, decay, out=self._scratch(w, 0))
+        d = self._regularized_gradient(w, g, maximize=group["maximize"], weight_decay=weight_decay)
         clr = lr / (1 + (state["step"] - 1) * lr_decay)
         s = state["sum"]
         s += xp.multiply(d, d, out=self._scratch(w, 1))

@@ -83,15 +83,10 @@ class Adam(Optimizer):
         state["step"] += 1
         step = state["step"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        d = g  # the caller's gradient stays untouched
-        if group["maximize"]:
-            d = xp.negative(g, out=self._scratch(w, 0))
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                w *= 1.0 - lr * weight_decay
-            else:
-                decay = xp.multiply(w, weight_decay, out=self._scratch(w, 1))
-                d = xp.add(d, decay, out=self._scratch(w, 0))
+        if weight_decay != 0 and group["decoupled_weight_decay"]:  # AdamW: decay the weights themselves
+            w *= 1.0 - lr * weight_decay
+            weight_decay = 0.0
+        d = self._regularized_gradient(w, g, maximize=group["maximize"], weight_decay=weight_decay)
         lerp_(m, d, 1.0 - beta1, self._scratch(w, 1))
         v *= beta2
         square = xp.multiply(d, 1.0 - beta2, out=self._scratch(w, 1))

@@ -204,6 +204,24 @@ class Optimizer:
         """
         raise NotImplementedError  # abstract
 
+    def _regularized_gradient(self, w: Any, g: Any, *, maximize: bool, weight_decay: float) -> Any:
+        """The direction every optimizer starts from: ``±g + weight_decay * w`` (the L2 term).
+
+        The result lives in scratch slot 0 (or is ``g`` itself when there is nothing to add);
+        ``g`` is the caller's gradient and is never written to.
+        """
+        xp = backend.get_array_module(w)
+        if weight_decay != 0:
+            d = xp.multiply(w, weight_decay, out=self._scratch(w, 0))
+            if maximize:
+                d -= g
+            else:
+                d += g
+            return d
+        if maximize:
+            return xp.negative(g, out=self._scratch(w, 0))
+        return g
+
     def _scratch(self, like: Any, slot: int = 0) -> Any:
         """A reusable temporary with ``like``'s shape, dtype and device (contents undefined).
 

@@ -78,12 +78,7 @@ class RMSprop(Optimizer):
             if group["centered"]:
                 state["grad_avg"] = xp.zeros_like(w)
         state["step"] += 1
-        d = g  # the caller's gradient stays untouched
-        if group["maximize"]:
-            d = xp.negative(g, out=self._scratch(w, 0))
-        if weight_decay != 0:
-            decay = xp.multiply(w, weight_decay, out=self._scratch(w, 1))
-            d = xp.add(d, decay, out=self._scratch(w, 0))
+        d = self._regularized_gradient(w, g, maximize=group["maximize"], weight_decay=weight_decay)
         v = state["square_avg"]
         v *= alpha
         square = xp.multiply(d, 1.0 - alpha, out=self._scratch(w, 1))

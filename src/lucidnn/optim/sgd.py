@@ -72,15 +72,7 @@ class SGD(Optimizer):
         xp = backend.get_array_module(w)
         lr, weight_decay = float(group["lr"]), float(group["weight_decay"])
         momentum, dampening = float(group["momentum"]), float(group["dampening"])
-        d = g  # the search direction; g itself is the caller's and stays untouched
-        if weight_decay != 0:
-            d = xp.multiply(w, weight_decay, out=self._scratch(w, 0))
-            if group["maximize"]:
-                d -= g
-            else:
-                d += g
-        elif group["maximize"]:
-            d = xp.negative(g, out=self._scratch(w, 0))
+        d = self._regularized_gradient(w, g, maximize=group["maximize"], weight_decay=weight_decay)
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
