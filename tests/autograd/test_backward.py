@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import lucidnn
+import lucidnn.autograd.function
 from lucidnn import functional as F
 from lucidnn.errors import DTypeError, GraphError, ShapeError
 
@@ -219,3 +220,56 @@ def test_memory_does_not_grow_from_step_to_step():
     finally:
         tracemalloc.stop()
     assert after_55 - after_5 < 64 * 1024, f"memory grew by {after_55 - after_5} bytes over 50 steps"
+
+
+class _SplitScale(lucidnn.autograd.function.Function):
+    """A two-output op for the engine tests: (2x, 3x); backward(g2, g3) = 2 g2 + 3 g3."""
+
+    def forward(self, x):
+        return x * 2, x * 3
+
+    def backward(self, g2, g3):
+        self.seen = (g2 is None, g3 is None)
+        total = np.zeros_like(g2 if g2 is not None else g3)
+        if g2 is not None:
+            total += 2 * g2
+        if g3 is not None:
+            total += 3 * g3
+        return (total,)
+
+
+def test_multi_output_function_returns_a_tensor_per_output_and_sums_their_gradients():
+    x = lucidnn.tensor(np.arange(3.0), requires_grad=True)
+    a, b = _SplitScale.apply(x)
+    assert a.grad_fn is b.grad_fn and a.grad_fn.n_outputs == 2
+    (a * a + b).sum().backward()  # d/dx (4x^2 + 3x) = 8x + 3
+    np.testing.assert_allclose(x.grad.numpy(), 8 * np.arange(3.0) + 3)
+
+
+def test_multi_output_function_gets_none_for_an_output_without_gradient():
+    x = lucidnn.tensor(np.ones(2), requires_grad=True)
+    a, b = _SplitScale.apply(x)
+    node = b.grad_fn
+    b.sum().backward(retain_graph=True)
+    assert node.seen == (True, False)
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
+    a.sum().backward()  # the root is the first output this time
+    np.testing.assert_allclose(x.grad.numpy(), [5.0, 5.0])
+
+
+def test_multi_output_hooks_and_retain_grad_are_per_output():
+    x = lucidnn.tensor(np.ones(2), requires_grad=True)
+    a, b = _SplitScale.apply(x)
+    a.retain_grad()
+    b.register_hook(lambda g: g * 10)
+    (a * 5 + b).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), [5.0, 5.0])
+    assert b.grad is None
+    np.testing.assert_allclose(x.grad.numpy(), [2 * 5 + 3 * 10] * 2)
+
+
+def test_multi_output_function_under_no_grad_returns_plain_tensors():
+    x = lucidnn.tensor(np.ones(2), requires_grad=True)
+    with lucidnn.no_grad():
+        a, b = _SplitScale.apply(x)
+    assert not a.requires_grad and not b.requires_grad and a.grad_fn is None

@@ -50,12 +50,19 @@ class Function:
       reduced to that input's shape; ``None`` for inputs with
       ``self.needs_input_grad[i]`` false (skipping that work is the point).
 
+    A forward may return a tuple of arrays (a fused LSTM returns its outputs and its final
+    states): ``apply`` then returns a tuple of Tensors, and backward is called as
+    ``backward(self, *gys)`` with one gradient per output, ``None`` for an output no
+    gradient reached (treat it as zeros, or skip its work).
+
     After backward has run (without ``retain_graph``) the node's attributes are dropped
     so saved arrays are freed at once.
     """
 
     #: set once backward has released the node's saved arrays
     freed = False
+    #: how many arrays forward returned (set per call by ``apply`` when it is more than one)
+    n_outputs = 1
     #: inputs of the call that recorded this node (tuple of Tensors); absent when not recorded
     inputs: tuple
     needs_input_grad: tuple
@@ -74,13 +81,18 @@ class Function:
         if backend._cupy is not None:
             backend.check_same_device(arrays, cls.op_name())
         y = fn.forward(*arrays, **params)
+        node = None
         if grad_mode._grad_enabled:
             needs = tuple(t.requires_grad for t in inputs)
             if any(needs):
                 fn.inputs = inputs
                 fn.needs_input_grad = needs
-                return Tensor._from_op(y, fn)
-        return Tensor._from_op(y, None)
+                node = fn
+        if type(y) is tuple:
+            if node is not None:
+                fn.n_outputs = len(y)
+            return tuple(Tensor._from_op(a, node, i) for i, a in enumerate(y))
+        return Tensor._from_op(y, node)
 
     @classmethod
     def op_name(cls) -> str:

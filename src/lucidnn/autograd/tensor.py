@@ -56,7 +56,7 @@ class Tensor:
         requires_grad: record ops on this tensor so ``backward`` fills its ``grad``.
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "_hooks", "_retains_grad", "__weakref__")
+    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "_index", "_hooks", "_retains_grad", "__weakref__")
     __array_ufunc__ = None  # make ``ndarray + Tensor`` call Tensor.__radd__
     __hash__ = object.__hash__  # __eq__ is elementwise, identity stays the hash
 
@@ -65,6 +65,7 @@ class Tensor:
         self.data = _as_array(data, dtype, device)
         self.grad: Tensor | None = None
         self._ctx = None
+        self._index = 0
         self._hooks: list | None = None
         self._retains_grad = False
         self._requires_grad = False
@@ -72,14 +73,15 @@ class Tensor:
             self.requires_grad = True
 
     @classmethod
-    def _from_op(cls, y: Any, ctx: Any) -> Tensor:
-        """Wrap an op's output array; ``ctx`` is its recorded node or None."""
+    def _from_op(cls, y: Any, ctx: Any, index: int = 0) -> Tensor:
+        """Wrap an op's output array; ``ctx`` is its recorded node or None, ``index`` which output it is."""
         t = cls.__new__(cls)
         if not backend.is_array(y):  # NumPy reductions return scalars, not 0-d arrays
             y = _np.asarray(y)
         t.data = y
         t.grad = None
         t._ctx = ctx
+        t._index = index
         t._hooks = None
         t._retains_grad = False
         t._requires_grad = ctx is not None
@@ -245,7 +247,7 @@ class Tensor:
             return
         self._retains_grad = True
         refs = self._ctx.__dict__.setdefault("_retained", [])
-        refs.append(weakref.ref(self))
+        refs.append((self._index, weakref.ref(self)))
 
     def register_hook(self, hook) -> None:
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned Tensor replaces it."""
@@ -256,7 +258,7 @@ class Tensor:
                 self._hooks = []
             self._hooks.append(hook)
         else:
-            self._ctx.__dict__.setdefault("_out_hooks", []).append(hook)
+            self._ctx.__dict__.setdefault("_out_hooks", []).append((self._index, hook))
 
     def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into the ``grad`` of every leaf that requires grad.
@@ -365,22 +367,31 @@ class Tensor:
 
 
 def _run_backward(root: Tensor, gy: Any, retain_graph: bool) -> None:
-    """Send ``gy`` from ``root`` to every leaf, node by node in reverse topological order."""
+    """Send ``gy`` from ``root`` to every leaf, node by node in reverse topological order.
+
+    ``grads`` maps a node to its output gradient, or, for a node with several outputs, to a
+    list with one entry per output (None where no gradient arrived).
+    """
     leaf_grads: dict[int, list] = {}
     if root._ctx is None:
         leaf_grads[id(root)] = [root, gy.copy()]
     else:
-        grads = {root._ctx: gy}
+        grads: dict = {}
+        _accumulate(grads, root, gy)
         for fn in _topological_order(root._ctx):
-            gy = grads.pop(fn)
-            hooks = fn.__dict__.get("_out_hooks")
-            if hooks:
-                gy = _call_hooks(hooks, gy)
-            for ref in fn.__dict__.get("_retained", ()):
+            gys = grads.pop(fn)
+            multi = fn.n_outputs > 1
+            if not multi:
+                gys = [gys]
+            for index, hook in fn.__dict__.get("_out_hooks", ()):
+                if gys[index] is not None:
+                    gys[index] = _call_hooks([hook], gys[index])
+            for index, ref in fn.__dict__.get("_retained", ()):
                 t = ref()
-                if t is not None:
-                    t.grad = Tensor._from_op(gy if t.grad is None else t.grad.data + gy, None)
-            gxs = fn.backward(gy)
+                if t is not None and gys[index] is not None:
+                    g = gys[index]
+                    t.grad = Tensor._from_op(g if t.grad is None else t.grad.data + g, None)
+            gxs = fn.backward(*gys) if multi else fn.backward(gys[0])
             if type(gxs) is not tuple:
                 gxs = (gxs,)
             for x, gx, need in zip(fn.inputs, gxs, fn.needs_input_grad):
@@ -391,16 +402,14 @@ def _run_backward(root: Tensor, gy: Any, retain_graph: bool) -> None:
                         f"{type(fn).__name__}.backward returned a {gx.dtype} gradient of shape {gx.shape} "
                         f"for a {x.dtype} input of shape {x.shape} (a bug in that Function)"
                     )
-                node = x._ctx
-                if node is None:
+                if x._ctx is None:
                     entry = leaf_grads.get(id(x))
                     if entry is None:
                         leaf_grads[id(x)] = [x, gx]
                     else:
                         entry[1] = entry[1] + gx
                 else:
-                    previous = grads.get(node)
-                    grads[node] = gx if previous is None else previous + gx
+                    _accumulate(grads, x, gx)
             if not retain_graph:
                 fn.release()
     stored = set()
@@ -418,6 +427,20 @@ def _run_backward(root: Tensor, gy: Any, retain_graph: bool) -> None:
             g = g.copy()
         stored.add(id(g))
         leaf.grad = Tensor._from_op(g, None)
+
+
+def _accumulate(grads: dict, x: Tensor, gx: Any) -> None:
+    """Add ``gx`` to the gradient waiting for output ``x._index`` of the node ``x._ctx``."""
+    node = x._ctx
+    if node.n_outputs == 1:
+        previous = grads.get(node)
+        grads[node] = gx if previous is None else previous + gx
+        return
+    slots = grads.get(node)
+    if slots is None:
+        slots = grads[node] = [None] * node.n_outputs
+    previous = slots[x._index]
+    slots[x._index] = gx if previous is None else previous + gx
 
 
 def _call_hooks(hooks: list, g: Any) -> Any:
