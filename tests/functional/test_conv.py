@@ -13,7 +13,7 @@ import scipy.signal
 import lucidnn
 from lucidnn import functional as F
 from lucidnn.errors import DTypeError, ShapeError
-from lucidnn.functional import _im2col
+from lucidnn.functional import _im2col, _workspace
 
 
 def _t(a, grad=False):
@@ -193,7 +193,7 @@ def test_clear_workspace(rng):
     x, w = _t(rng.standard_normal((2, 6, 5, 5))), _t(rng.standard_normal((3, 6, 3, 3)))
     before = F.conv2d(x, w, padding=1).numpy()
     _im2col.clear_workspace()
-    assert not _im2col._workspace.__dict__.get("buffers")
+    assert not _workspace._workspace.__dict__.get("buffers")
     np.testing.assert_array_equal(F.conv2d(x, w, padding=1).numpy(), before)
 
 

@@ -129,3 +129,46 @@ def test_argument_errors(call, error, pattern):
 def test_integer_input_is_rejected():
     with pytest.raises(DTypeError, match="floating point"):
         F.batch_norm(lucidnn.tensor([[1, 2], [3, 4]]), None, None, training=True)
+
+
+def _batch_norm_reference(x, w, b, gy, eps=1e-5):
+    """Textbook batch norm and its gradients in float64 over axes (0, 2, 3, ...)."""
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    n = x.size // x.shape[1]
+    mu, var = x.mean(axis=axes), x.var(axis=axes)
+    x_hat = (x - mu.reshape(shape)) / np.sqrt(var + eps).reshape(shape)
+    y = x_hat * w.reshape(shape) + b.reshape(shape)
+    g_hat = gy * w.reshape(shape)
+    gx = (g_hat - g_hat.mean(axis=axes, keepdims=True)
+          - x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True)) / np.sqrt(var + eps).reshape(shape)
+    assert n > 1
+    return y, gx, (gy * x_hat).sum(axis=axes), gy.sum(axis=axes)
+
+
+def _laid_out(a, layout):
+    """The same values as ``a`` (N, C, *S) in channels-last, channels-first, NCHW or Fortran memory."""
+    if layout == "last":
+        return np.ascontiguousarray(np.moveaxis(a, 1, -1)).transpose((0, a.ndim - 1) + tuple(range(1, a.ndim - 1)))
+    if layout == "first":
+        return np.ascontiguousarray(a.swapaxes(0, 1)).swapaxes(0, 1)
+    return np.asfortranarray(a) if layout == "fortran" else np.ascontiguousarray(a)
+
+
+@pytest.mark.parametrize("shape", [(4, 6, 8, 8), (3, 5, 7, 3), (64, 3, 4, 4), (5, 4, 9), (6, 4)])
+@pytest.mark.parametrize("x_layout", ["last", "first", "nchw", "fortran"])
+@pytest.mark.parametrize("gy_layout", ["last", "nchw"])
+def test_batch_norm_gives_the_same_numbers_for_every_memory_layout(rng, shape, x_layout, gy_layout):
+    """The fast paths (folded channels-last rows, channels-first planes) agree with the textbook."""
+    x = rng.standard_normal(shape) * 3 + 2
+    gy = rng.standard_normal(shape)
+    w, b = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
+    y_ref, gx_ref, gw_ref, gb_ref = _batch_norm_reference(x, w, b, gy)
+    xt = _t(_laid_out(x, x_layout), requires_grad=True)
+    wt, bt = _t(w, requires_grad=True), _t(b, requires_grad=True)
+    y = F.batch_norm(xt, None, None, wt, bt, training=True)
+    np.testing.assert_allclose(y.numpy(), y_ref, rtol=1e-10, atol=1e-12)
+    y.backward(_laid_out(gy, gy_layout))
+    np.testing.assert_allclose(xt.grad.numpy(), gx_ref, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(wt.grad.numpy(), gw_ref, rtol=1e-10, atol=1e-11)
+    np.testing.assert_allclose(bt.grad.numpy(), gb_ref, rtol=1e-10, atol=1e-11)

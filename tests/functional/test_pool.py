@@ -296,3 +296,20 @@ def test_every_shape_error_is_a_lucid_error_and_a_value_error():
         if error is ShapeError:
             with pytest.raises(lucidnn.errors.LucidError):
                 call()
+
+
+@pytest.mark.parametrize("shape, out", [((3, 5, 4, 6), 1), ((3, 5, 4, 6), (1, 1)), ((2, 4, 7), 1)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_global_adaptive_average_keeps_the_input_layout_and_matches_the_mean(rng, shape, out, channels_last):
+    x = rng.standard_normal(shape)
+    if channels_last:  # the memory a channels-last conv returns
+        x = np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)
+    xt = lucidnn.Tensor(x, requires_grad=True)
+    pool = F.adaptive_avg_pool2d if len(shape) == 4 else F.adaptive_avg_pool1d
+    y = pool(xt, out)
+    np.testing.assert_allclose(y.numpy(), x.mean(axis=tuple(range(2, x.ndim)), keepdims=True), rtol=1e-12)
+    gy = rng.standard_normal(y.shape)
+    y.backward(gy)
+    window = np.prod(shape[2:])
+    np.testing.assert_allclose(xt.grad.numpy(), np.broadcast_to(gy / window, shape), rtol=1e-12)
+    assert np.moveaxis(xt.grad.numpy(), 1, -1).flags.c_contiguous == channels_last

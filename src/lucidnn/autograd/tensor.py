@@ -424,7 +424,7 @@ def _run_backward(root: Tensor, gy: Any, retain_graph: bool) -> None:
         elif g.base is not None or id(g) in stored:
             # a view (of gy, of a broadcast) or an array already given to another leaf: own a copy,
             # so that updating one .grad in place never changes another
-            g = g.copy()
+            g = g.copy(order="K")  # keep the layout (a channels-last gradient stays channels-last)
         stored.add(id(g))
         leaf.grad = Tensor._from_op(g, None)
 

@@ -32,17 +32,20 @@ per-thread workspace that is reused from call to call: first-touch page faults o
 multi-megabyte arrays cost more than building the columns again (measured: a LeNet conv2
 backward 7.8 ms with fresh arrays, 3.4 ms with reused ones), so the forward does not keep
 its columns: the weight gradient rebuilds them into the same warm buffer. Only what a call
-returns (the output, the image gradient) is freshly allocated. :func:`clear_workspace`
-frees the buffers.
+returns (the output, the image gradient) is freshly allocated. The workspace lives in
+:mod:`lucidnn.functional._workspace`; :func:`clear_workspace` frees it.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 from lucidnn import backend
+from lucidnn.functional._workspace import clear_workspace
+from lucidnn.functional._workspace import scratch as _scratch
+
+__all__ = ["Geometry", "choose_channels_last", "clear_workspace", "conv_forward", "grad_input", "grad_weight"]
 
 #: upper bound on the bytes of one column matrix; the batch is chunked to stay under it
 COLUMN_CAP_BYTES = 256 * 2**20
@@ -103,34 +106,6 @@ class Geometry:
 def choose_channels_last(channels_per_group: int) -> bool:
     """The layout rule: channels-last from :data:`CHANNELS_LAST_MIN_CHANNELS` channels per group."""
     return channels_per_group >= CHANNELS_LAST_MIN_CHANNELS
-
-
-# --------------------------------------------------------------------------- workspace
-
-_workspace = threading.local()
-
-
-def _scratch(like: Any, role: str, shape: tuple, dtype: Any) -> Any:
-    """An uninitialized array of ``shape`` from the calling thread's buffer for ``role``.
-
-    The buffer grows to the largest request and is reused by every later call, so its pages
-    are already mapped. A role's contents are valid until the next request for that role.
-    """
-    xp = backend.get_array_module(like)
-    size = 1
-    for n in shape:
-        size *= n
-    buffers = _workspace.__dict__.setdefault("buffers", {})
-    key = (role, backend.device_of(like), xp.dtype(dtype).str)
-    buffer = buffers.get(key)
-    if buffer is None or buffer.size < size:
-        buffer = buffers[key] = xp.empty(size, dtype=dtype)
-    return buffer[:size].reshape(shape)
-
-
-def clear_workspace() -> None:
-    """Free the calling thread's reusable conv buffers (they are re-created when needed)."""
-    _workspace.__dict__.pop("buffers", None)
 
 
 # --------------------------------------------------------------------------- layout helpers

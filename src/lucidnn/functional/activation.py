@@ -76,7 +76,10 @@ class ReluFn(Function):
         return x * self.positive
 
     def backward(self, gy):
-        return (gy * self.positive,)
+        # the result takes x's memory layout (a channels-last x gets a channels-last gradient)
+        # even when gy arrives transposed, so the layers below work on matching layouts
+        xp = backend.get_array_module(gy)
+        return (xp.multiply(gy, self.positive, out=xp.empty_like(self.positive, dtype=gy.dtype)),)
 
 
 class LeakyReluFn(Function):

@@ -28,6 +28,7 @@ from lucidnn import backend
 from lucidnn.autograd.function import Function
 from lucidnn.autograd.tensor import Tensor
 from lucidnn.errors import DTypeError, ShapeError
+from lucidnn.functional._workspace import scratch
 
 # --------------------------------------------------------------------------- Functions
 
@@ -40,6 +41,77 @@ def _affine_output(x_hat, w, b, shape: tuple):
     return y
 
 
+class _ChannelView:
+    """Per-channel arithmetic on an (N, C, *S) array through a view of its memory where it is fast.
+
+    * channels-last memory (a channels-last conv's output): a matrix whose rows hold ``fold``
+      consecutive pixels of C channels, so that a (C,) vector, tiled ``fold`` times,
+      broadcasts over rows of ~1000 elements (NumPy's per-row overhead on rows of only C
+      elements costs 2x);
+    * channels-first memory (C, N, *S) (a K-major conv's output): planes (1, C, N*S);
+    * anything else: planes (N, C, S), copied once if the memory is not NCHW.
+    """
+
+    ROW_ELEMENTS = 1024  # the folded row length aimed at
+
+    def __init__(self, shape: tuple, layout: str) -> None:
+        self.shape, self.channels, self.layout = shape, shape[1], layout
+        self.count = math.prod(shape) // self.channels  # n: entries per channel
+        self.fold = math.gcd(self.count, max(1, self.ROW_ELEMENTS // self.channels)) if layout == "last" else 1
+
+    @classmethod
+    def of(cls, a: Any) -> tuple[_ChannelView, Any]:
+        """The view kind for ``a`` and ``a`` seen through it."""
+        xp = backend.get_array_module(a)
+        if a.ndim == 2 or xp.moveaxis(a, 1, -1).flags.c_contiguous:
+            layout = "last"
+        elif a.swapaxes(0, 1).flags.c_contiguous and not a.flags.c_contiguous:
+            layout = "first"
+        else:
+            layout = "planes"
+        view = cls(a.shape, layout)
+        return view, view.see(a)
+
+    def see(self, a: Any) -> Any:
+        """``a`` (N, C, *S) as this view; copies only if its memory is laid out differently."""
+        xp = backend.get_array_module(a)
+        if self.layout == "last":
+            last = a if a.ndim == 2 else xp.moveaxis(a, 1, -1)
+            return xp.ascontiguousarray(last).reshape(-1, self.fold * self.channels)
+        if self.layout == "first":
+            return xp.ascontiguousarray(a.swapaxes(0, 1)).reshape(1, self.channels, -1)
+        return xp.ascontiguousarray(a).reshape(self.shape[0], self.channels, -1)
+
+    def unsee(self, v: Any) -> Any:
+        """The inverse of :meth:`see`: (N, C, *S), a view of ``v``'s memory."""
+        if self.layout == "first":
+            return v.reshape((self.channels, self.shape[0]) + self.shape[2:]).swapaxes(0, 1)
+        if self.layout == "planes" or len(self.shape) == 2:
+            return v.reshape(self.shape)
+        xp = backend.get_array_module(v)
+        return xp.moveaxis(v.reshape(self.shape[:1] + self.shape[2:] + self.shape[1:2]), -1, 1)
+
+    def vector(self, c: Any) -> Any:
+        """A (C,) vector shaped to broadcast over the view."""
+        if self.layout == "last":
+            return backend.get_array_module(c).tile(c, self.fold)
+        return c.reshape(1, -1, 1)
+
+    def sum(self, v: Any) -> Any:
+        """Per-channel sum over the view: (C,)."""
+        xp = backend.get_array_module(v)
+        if self.layout == "last":  # a BLAS matrix-vector product: one pass, ~4x faster than sum(axis=0)
+            return (xp.ones(v.shape[0], dtype=v.dtype) @ v).reshape(self.fold, -1).sum(axis=0)
+        return v.sum(axis=2).sum(axis=0)
+
+    def dot(self, u: Any, v: Any) -> Any:
+        """Per-channel sum of u * v over the view, without forming the product: (C,)."""
+        xp = backend.get_array_module(u)
+        if self.layout == "last":
+            return xp.einsum("mc,mc->c", u, v).reshape(self.fold, -1).sum(axis=0)
+        return xp.einsum("ncs,ncs->c", u, v)
+
+
 class BatchNormFn(Function):
     r"""Batch norm over every axis but 1, with batch or running statistics.
 
@@ -50,53 +122,65 @@ class BatchNormFn(Function):
 
     ``affine`` holds the weight and/or bias tensors that ``has_weight``/``has_bias`` say are
     present. The running statistics are raw arrays updated in place (training only).
+
+    Speed: the work is done on a 2-D (or 3-D) view with contiguous channels (no transposing
+    copy of a channels-last conv output); sums are BLAS products or einsum contractions, and
+    :math:`\hat x` is never stored: it is :math:`(x - \mu)/\sigma` of the saved input,
+    rebuilt in a reused scratch buffer. Forward and backward each allocate only their result.
     """
 
     def forward(self, x, *affine, running_mean, running_var, training, momentum, eps, has_weight, has_bias):
         xp = backend.get_array_module(x)
-        channels = x.shape[1]
-        self.axes = (0,) + tuple(range(2, x.ndim))
-        self.shape = (1, channels) + (1,) * (x.ndim - 2)  # broadcasts a (C,) vector over x
+        view, v = _ChannelView.of(x)
+        n = view.count
         w = affine[0] if has_weight else None
         b = affine[-1] if has_bias else None
         if training:
-            n = x.size // channels
-            mean = x.mean(axis=self.axes)  # (C,)
-            xc = x - mean.reshape(self.shape)
-            var = (xc * xc).mean(axis=self.axes)  # biased: the normalization uses 1/n
+            mean = view.sum(v) / n  # (C,)
+            xc = xp.subtract(v, view.vector(mean), out=scratch(x, "centred", v.shape, x.dtype))
+            var = view.dot(xc, xc) / n  # biased: the normalization uses 1/n
             if running_mean is not None:
                 running_mean *= 1.0 - momentum
                 running_mean += momentum * mean
             if running_var is not None:  # the running estimate is unbiased (1/(n-1)), as in PyTorch
                 running_var *= 1.0 - momentum
-                running_var += (momentum * n / (n - 1)) * var
+                running_var += (momentum * n / max(n - 1, 1)) * var
         else:
-            xc = x - running_mean.reshape(self.shape)
-            var = running_var
-        self.inv_std = 1.0 / xp.sqrt(var + eps)  # (C,)
-        xc *= self.inv_std.reshape(self.shape)  # xc is our own temporary: turn it into x_hat in place
-        self.x_hat = xc
-        self.w, self.training, self.has_weight, self.has_bias = w, training, has_weight, has_bias
-        return _affine_output(self.x_hat, w, b, self.shape)
+            mean, var = running_mean, running_var
+            xc = xp.subtract(v, view.vector(mean), out=scratch(x, "centred", v.shape, x.dtype))
+        inv_std = 1.0 / xp.sqrt(var + eps)  # (C,)
+        scale = inv_std if w is None else w * inv_std
+        y = xc * view.vector(scale)
+        if b is not None:
+            y += view.vector(b)
+        self.view, self.v, self.mean, self.inv_std, self.scale = view, v, mean, inv_std, scale
+        self.training, self.has_weight, self.has_bias = training, has_weight, has_bias
+        return view.unsee(y)
 
     def backward(self, gy):
+        xp = backend.get_array_module(gy)
         needs = self.needs_input_grad
-        x_hat, shape, axes = self.x_hat, self.shape, self.axes
+        view, v = self.view, self.v
+        g = view.see(gy)
         need_w = self.has_weight and needs[1]
         need_b = self.has_bias and needs[-1]
-        sum_gy = gy.sum(axis=axes) if (need_b or (needs[0] and self.training)) else None
-        sum_gy_xhat = (gy * x_hat).sum(axis=axes) if (need_w or (needs[0] and self.training)) else None
+        need_stats = needs[0] and self.training
+        sum_gy = view.sum(g) if (need_b or need_stats) else None
+        sum_gy_xhat = xc = None
+        if need_w or need_stats:  # sum gy x_hat = (sum gy (x - mu)) / sigma
+            xc = xp.subtract(v, view.vector(self.mean), out=scratch(gy, "centred", v.shape, v.dtype))
+            sum_gy_xhat = view.dot(g, xc) * self.inv_std
         gx = None
         if needs[0]:
-            scale = self.inv_std if self.w is None else self.w * self.inv_std  # (C,)
+            scale = self.scale
+            gx = g * view.vector(scale)
             if self.training:
-                n = gy.size // gy.shape[1]
-                gx = x_hat * (-sum_gy_xhat / n).reshape(shape)  # gy - mean(gy) - x_hat mean(gy x_hat)
-                gx += gy
-                gx -= (sum_gy / n).reshape(shape)
-                gx *= scale.reshape(shape)
-            else:
-                gx = gy * scale.reshape(shape)
+                # gx = scale (gy - sum_gy/n - x_hat sum_gy_xhat/n), x_hat = (x - mu) inv_std
+                n = view.count
+                xc *= view.vector(-scale * self.inv_std * sum_gy_xhat / n)
+                gx += xc
+                gx -= view.vector(scale * sum_gy / n)
+            gx = view.unsee(gx)
         grads = [gx]
         if self.has_weight:
             grads.append(sum_gy_xhat if need_w else None)

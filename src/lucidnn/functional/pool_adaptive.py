@@ -59,19 +59,48 @@ def _along(a: Any, axis: int, m: Any) -> Any:
 
 
 class AdaptiveAvgPoolFn(Function):
-    r"""y = A_H x A_W^T (per trailing axis, averaging matrices A);  gx = A_H^T gy A_W."""
+    r"""y = A_H x A_W^T (per trailing axis, averaging matrices A);  gx = A_H^T gy A_W.
+
+    Global pooling (every pooled axis to 1) is a plain mean whose gradient gy / |window|
+    is written straight into an array laid out as x was (a channels-last x gets a
+    channels-last gradient, so the layers below never see a transposed layout).
+    """
 
     def forward(self, x, *, matrices):
         xp = backend.get_array_module(x)
         # per pooled axis, last axis first; None = the axis is kept as it is
         self.matrices = [None if m is None else xp.asarray(m, dtype=x.dtype) for m in reversed(matrices)]
+        if x.ndim > 2 and all(m is not None and m.shape[0] == 1 for m in self.matrices):
+            return self._global_forward(x)
+        self.global_shape = None
         y = x
         for i, m in enumerate(self.matrices):
             if m is not None:
                 y = _along(y, -1 - i, m)
         return y.copy() if y is x else xp.ascontiguousarray(y)
 
+    def _global_forward(self, x):
+        xp = backend.get_array_module(x)
+        k = len(self.matrices)
+        self.global_shape, self.window = x.shape, x.size // (x.shape[0] * x.shape[1])
+        last = xp.moveaxis(x, 1, -1)
+        self.channels_last = bool(last.flags.c_contiguous) and x.ndim == k + 2
+        if self.channels_last:  # (N, window, C): a batched BLAS product with a row of ones
+            ones = xp.ones((1, self.window), dtype=x.dtype)
+            y = (ones @ last.reshape(x.shape[0], self.window, x.shape[1])) / x.dtype.type(self.window)
+            return y.reshape(x.shape[:2] + (1,) * k)
+        return x.mean(axis=tuple(range(x.ndim - k, x.ndim)), keepdims=True)
+
     def backward(self, gy):
+        xp = backend.get_array_module(gy)
+        if self.global_shape is not None:
+            shape = self.global_shape
+            if self.channels_last:
+                gx = xp.moveaxis(xp.empty((shape[0],) + shape[2:] + (shape[1],), dtype=gy.dtype), -1, 1)
+            else:
+                gx = xp.empty(shape, dtype=gy.dtype)
+            gx[...] = gy / gy.dtype.type(self.window)
+            return (gx,)
         g = gy
         for i in reversed(range(len(self.matrices))):
             m = self.matrices[i]
