@@ -21,6 +21,8 @@ from lucidnn.models.lenet import LeNet5
 from lucidnn.models.mlp import MLP
 from lucidnn.models.registry import get_model, list_models, register_model
 from lucidnn.models.resnet import BasicBlock, Bottleneck, ResNet
+from lucidnn.models.seq2seq import EncoderDecoder
+from lucidnn.models.sequence import SequenceClassifier, SequenceTagger
 
-__all__ = ["MLP", "AlexNet", "AlphaGoPolicy", "BasicBlock", "Bottleneck", "GoogLeNet", "Inception", "LeNet5",
-           "ResNet", "get_model", "list_models", "register_model"]
+__all__ = ["MLP", "AlexNet", "AlphaGoPolicy", "BasicBlock", "Bottleneck", "EncoderDecoder", "GoogLeNet", "Inception",
+           "LeNet5", "ResNet", "SequenceClassifier", "SequenceTagger", "get_model", "list_models", "register_model"]

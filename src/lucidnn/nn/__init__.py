@@ -15,6 +15,9 @@ from lucidnn.nn.activation import (
     Swish,
     Tanh,
 )
+from lucidnn.nn.attention import Attention
+from lucidnn.nn.cells import GRUCell, LSTMCell, RecurrentCell, RNNCell
+from lucidnn.nn.cells_extra import RecurrentMLPCell, SecondOrderCell, TimeDelay
 from lucidnn.nn.container import ModuleDict, ModuleList, Sequential
 from lucidnn.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from lucidnn.nn.dropout import Dropout, Dropout2d
@@ -30,6 +33,7 @@ from lucidnn.nn.loss import (
     SmoothL1Loss,
 )
 from lucidnn.nn.module import IncompatibleKeys, Module, RemovableHandle, StateDictError
+from lucidnn.nn.narx import AR, NARXCell, lagged_design_matrix
 from lucidnn.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from lucidnn.nn.parameter import Parameter
 from lucidnn.nn.pooling import (
@@ -48,3 +52,5 @@ from lucidnn.nn.pooling import (
     MaxPool1d,
     MaxPool2d,
 )
+from lucidnn.nn.recurrent import Recurrent
+from lucidnn.nn.rnn import GRU, LSTM, RNN
