@@ -8,6 +8,7 @@ code 2 and a one-line message, never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
@@ -49,6 +50,23 @@ def _fraction(text: str) -> float:
     return value
 
 
+#: ``lucidnn train NAME`` for tasks that are not zoo image classifiers: NAME -> the module that
+#: provides ``add_train_arguments_NAME(parser)`` and ``train_NAME(args)`` (NAME with ``-`` as ``_``),
+#: or, for a module serving one task, ``add_train_arguments`` and ``train``
+TRAIN_TASKS = {
+    "char-rnn": "lucidnn.cli.char_rnn",
+    "seq2seq": "lucidnn.cli.seq2seq",
+    "gan": "lucidnn.cli.gan",
+    "cdcgan": "lucidnn.cli.gan",
+}
+#: further sub-commands: NAME -> the module that provides ``add_arguments_NAME(parser)``,
+#: ``cmd_NAME(args)`` and ``HELP_NAME`` (NAME with ``-`` as ``_``); heavy imports stay inside cmd_NAME
+EXTRA_COMMANDS = {
+    "sample": "lucidnn.cli.char_rnn",
+    "translate": "lucidnn.cli.seq2seq",
+    "narx": "lucidnn.cli.narx",
+}
+
 DATA_HELP = ("digits (scikit-learn's bundled 8x8 digits), mnist:DIR or fashion-mnist:DIR "
              "(a directory holding the four standard IDX files, raw or .gz)")
 
@@ -57,8 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lucidnn", description="Train, evaluate and inspect lucidnn models.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    train = sub.add_parser("train", help="train a model from the zoo on a data set")
-    train.add_argument("model", help="zoo model name (see `lucidnn models`)")
+    train = sub.add_parser("train", help="train a model from the zoo on a data set, or a task: "
+                           + ", ".join(TRAIN_TASKS) + " (see `lucidnn train TASK --help`)")
+    train.add_argument("model", help="zoo model name (see `lucidnn models`) or a task: " + ", ".join(TRAIN_TASKS))
     train.add_argument("--data", default="digits", help=DATA_HELP + " (default: digits)")
     train.add_argument("--epochs", type=_non_negative_int, default=10, help="total epochs (default 10)")
     train.add_argument("--batch-size", type=_positive_int, default=128, help="default 128")
@@ -115,15 +134,39 @@ def build_parser() -> argparse.ArgumentParser:
     summ.add_argument("--input-shape", default="1,28,28", help="one sample's shape C,H,W (1,28,28)")
     summ.add_argument("--num-classes", type=_positive_int, default=10, help="10")
     summ.add_argument("--arg", action="append", metavar="KEY=VALUE", help="a model option, repeatable")
+
+    for name, module_name in EXTRA_COMMANDS.items():
+        module, key = importlib.import_module(module_name), name.replace("-", "_")
+        extra = sub.add_parser(name, help=getattr(module, "HELP_" + key))
+        getattr(module, "add_arguments_" + key)(extra)
+        extra.set_defaults(handler=getattr(module, "cmd_" + key))
+    return parser
+
+
+def build_task_parser(task: str) -> argparse.ArgumentParser:
+    """The parser of ``lucidnn train TASK`` for a task of :data:`TRAIN_TASKS`."""
+    module, key = importlib.import_module(TRAIN_TASKS[task]), task.replace("-", "_")
+    add_arguments = getattr(module, "add_train_arguments_" + key, None) or module.add_train_arguments
+    train = getattr(module, "train_" + key, None) or module.train
+    summary = (train.__doc__ or module.__doc__ or "").strip().splitlines()
+    parser = argparse.ArgumentParser(prog=f"lucidnn train {task}", description=summary[0] if summary else None)
+    add_arguments(parser)
+    parser.set_defaults(handler=train, command=f"train {task}")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lucidnn`` command; returns the exit code."""
-    args = build_parser().parse_args(argv)
-    from lucidnn.cli import commands  # noqa: PLC0415  (keeps `lucidnn --help` fast)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) >= 2 and argv[0] == "train" and argv[1] in TRAIN_TASKS:
+        args = build_task_parser(argv[1]).parse_args(argv[2:])
+    else:
+        args = build_parser().parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        from lucidnn.cli import commands  # noqa: PLC0415  (keeps `lucidnn --help` fast)
 
-    handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))
+        handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))
     try:
         handler(args)
     except KeyboardInterrupt:

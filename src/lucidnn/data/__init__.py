@@ -16,15 +16,19 @@ from lucidnn.data.datasets import (
     CharVocab,
     Digits,
     FashionMNIST,
+    SentencePairs,
     TextCorpus,
+    Vocabulary,
     default_corpus_text,
     read_idx,
+    read_pairs,
     write_idx,
 )
 from lucidnn.data.errors import DataFormatError, MissingDataError, VocabularyError
 
 __all__ = [
     "MNIST", "CharVocab", "ConcatDataset", "DataFormatError", "DataLoader", "Dataset", "Digits", "FashionMNIST",
-    "MissingDataError", "Subset", "TensorDataset", "TextCorpus", "VocabularyError", "collate_arrays",
-    "default_collate", "default_corpus_text", "random_split", "read_idx", "to_tensors", "transforms", "write_idx",
+    "MissingDataError", "SentencePairs", "Subset", "TensorDataset", "TextCorpus", "Vocabulary", "VocabularyError",
+    "collate_arrays", "default_collate", "default_corpus_text", "random_split", "read_idx", "read_pairs", "to_tensors",
+    "transforms", "write_idx",
 ]

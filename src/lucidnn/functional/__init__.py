@@ -63,6 +63,7 @@ from lucidnn.functional.pool_adaptive import (
     global_avg_pool2d,
 )
 from lucidnn.functional.pool_lp import l2_pool1d, l2_pool2d, lp_pool1d, lp_pool2d
+from lucidnn.functional.recurrent import gru_sequence, lstm_sequence, rnn_sequence
 from lucidnn.functional.reduction import (
     all,
     any,

@@ -16,6 +16,8 @@ Example:
 # importing a model's file registers it
 from lucidnn.models.alexnet import AlexNet
 from lucidnn.models.alphago import AlphaGoPolicy
+from lucidnn.models.char_rnn import CharRNN
+from lucidnn.models.gan import GAN, DCDiscriminator, DCGenerator, MLPDiscriminator, MLPGenerator
 from lucidnn.models.googlenet import GoogLeNet, Inception
 from lucidnn.models.lenet import LeNet5
 from lucidnn.models.mlp import MLP
@@ -24,5 +26,7 @@ from lucidnn.models.resnet import BasicBlock, Bottleneck, ResNet
 from lucidnn.models.seq2seq import EncoderDecoder
 from lucidnn.models.sequence import SequenceClassifier, SequenceTagger
 
-__all__ = ["MLP", "AlexNet", "AlphaGoPolicy", "BasicBlock", "Bottleneck", "EncoderDecoder", "GoogLeNet", "Inception",
-           "LeNet5", "ResNet", "SequenceClassifier", "SequenceTagger", "get_model", "list_models", "register_model"]
+__all__ = ["GAN", "MLP", "AlexNet", "AlphaGoPolicy", "BasicBlock", "Bottleneck", "CharRNN", "DCDiscriminator",
+           "DCGenerator", "EncoderDecoder", "GoogLeNet", "Inception", "LeNet5", "MLPDiscriminator", "MLPGenerator",
+           "ResNet", "SequenceClassifier", "SequenceTagger", "get_model", "list_models",
+           "register_model"]

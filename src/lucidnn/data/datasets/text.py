@@ -270,6 +270,31 @@ class TextCorpus:
         windows = np.lib.stride_tricks.sliding_window_view(ids, seq_len + 1)[::stride]  # (M, T+1)
         return windows[:, :-1], windows[:, 1:]
 
+    def streams(self, n_streams: int, split: str = "train") -> tuple[Any, Any]:
+        """A split laid out as B parallel streams, for training with the state carried between batches.
+
+        The split's first ``B * S + 1`` ids (``S = (L - 1) // B``) are cut into B contiguous
+        pieces: stream ``b`` reads ``ids[b*S : (b+1)*S]`` and its targets are the same shifted by
+        one. Consecutive windows ``[:, j:j+T]`` then continue every stream where the previous
+        window stopped (the usual char-RNN batch layout); at most B - 1 trailing ids are unused.
+
+        Shape:
+            - inputs, targets: (B, S) int64, read-only views (no copy).
+
+        Raises:
+            ShapeError: the split has fewer than B + 1 ids (every stream needs one pair).
+        """
+        n_streams = _positive(n_streams, "n_streams")
+        ids = self.split(split)
+        length = (len(ids) - 1) // n_streams
+        if length < 1:
+            raise ShapeError(
+                f"TextCorpus: the '{split}' split has {len(ids)} characters, too few for {n_streams} streams "
+                f"(each needs at least 2); use fewer streams or a longer text"
+            )
+        window = n_streams * length
+        return ids[:window].reshape(n_streams, length), ids[1:window + 1].reshape(n_streams, length)
+
     def dataset(self, seq_len: int, split: str = "train", *, stride: int | None = None) -> TensorDataset:
         """The :meth:`sequences` as a :class:`TensorDataset` of (input, target) rows, ready for a DataLoader."""
         return TensorDataset(*self.sequences(seq_len, split, stride=stride))
