@@ -17,7 +17,8 @@ from typing import Any
 
 from lucidnn.cli.main import _fraction, _non_negative_float, _non_negative_int, _positive_float, _positive_int
 
-HELP_sample = "generate text from a trained char-rnn checkpoint (see `lucidnn train char-rnn`)"
+HELP_sample = ("generate from a checkpoint: text from a char-rnn run, an image grid from a gan/cdcgan run "
+               "(see `lucidnn train TASK`)")
 
 TASK = "char-rnn"
 MODEL = "char_rnn"

@@ -58,6 +58,8 @@ TRAIN_TASKS = {
     "seq2seq": "lucidnn.cli.seq2seq",
     "gan": "lucidnn.cli.gan",
     "cdcgan": "lucidnn.cli.gan",
+    "rbm": "lucidnn.cli.energy",
+    "dbn": "lucidnn.cli.energy",
 }
 #: further sub-commands: NAME -> the module that provides ``add_arguments_NAME(parser)``,
 #: ``cmd_NAME(args)`` and ``HELP_NAME`` (NAME with ``-`` as ``_``); heavy imports stay inside cmd_NAME
@@ -65,6 +67,7 @@ EXTRA_COMMANDS = {
     "sample": "lucidnn.cli.char_rnn",
     "translate": "lucidnn.cli.seq2seq",
     "narx": "lucidnn.cli.narx",
+    "hopfield-demo": "lucidnn.cli.energy",
 }
 
 DATA_HELP = ("digits (scikit-learn's bundled 8x8 digits), mnist:DIR or fashion-mnist:DIR "
