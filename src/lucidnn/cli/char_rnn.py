@@ -314,7 +314,7 @@ def _sample_char_rnn(args: Any, file: Path, state: dict) -> None:
 def _sample_gan(args: Any, file: Any, state: dict) -> None:
     from lucidnn.cli.gan import sample_images  # noqa: PLC0415
 
-    print(f"wrote {sample_images(file, args)}")
+    sample_images(file, args)  # prints what it wrote
 
 
 #: what ``lucidnn sample`` can sample, by the checkpoint's registry name -> function(args, file, state)

@@ -108,11 +108,6 @@ def _masked_output(out, mf):
     return out if mf is None else out * mf
 
 
-def _lstm_rows_back(g, H: int):
-    """Internal (o, i, f, g) -> PyTorch's (i, f, g, o), along axis 0."""
-    return backend.get_array_module(g).concatenate([g[H:], g[:H]])
-
-
 # --------------------------------------------------------------------------- Elman RNN
 
 
@@ -215,8 +210,7 @@ def _same(a):
 
 # --------------------------------------------------------------------------- LSTM
 
-_LSTM_ORDER = [3, 0, 1, 2]  # internal gate k is PyTorch's gate _LSTM_ORDER[k]: (o, i, f, g) from (i, f, g, o)
-_LSTM_SCALE = [-1.0, -1.0, -1.0, -2.0]  # forward pre-activation scales of (o, i, f, g), see LSTMSequenceFn
+_LSTM_SCALE = (-1.0, -1.0, -2.0, -1.0)  # forward pre-activation scales of the gates (i, f, g, o)
 
 
 class LSTMSequenceFn(Function):
@@ -229,6 +223,11 @@ class LSTMSequenceFn(Function):
     :math:`\delta_f = \bar c\, c_{t-1} f(1-f)`, :math:`\delta_g = \bar c\, i (1-g^2)`,
     :math:`g_{c_{t-1}} = \bar c f`, :math:`g_{h_{t-1}} = \delta W_{hh}`.
 
+    The forward multiplies by copies of the weights scaled per gate by (-1, -1, -2, -1), so
+    the pre-activations arrive as -a (i, f, o) and -2a (g) and ONE pass of 1/(1 + e^{(.)})
+    over all four gates gives sigma(a) and sigma(2a) = (1 + tanh a)/2, from which g = 2 sigma(2a) - 1.
+    Scaling by -1 and -2 is exact in floating point; the backward uses the original weights.
+
     Inputs: x, h0, c0, w_ih, w_hh, [b_ih], [b_hh]. Outputs: (output, h_n, c_n).
     """
 
@@ -237,31 +236,26 @@ class LSTMSequenceFn(Function):
         T, N, _ = x.shape
         H = w_hh.shape[1]
         bias = biases[0] + biases[1] if len(biases) == 2 else (biases[0] if biases else None)
-        w_ih_k = w_ih.reshape(4, H, -1)[_LSTM_ORDER]  # (4, H, I), internal order
-        w_hh_k = w_hh.reshape(4, H, H)[_LSTM_ORDER]
-        # The forward multiplies by scaled copies so that every gate is one e^a pass: the
-        # pre-activations arrive as -a for o, i, f and -2a for g, so 1/(1 + e^{(.)}) gives
-        # sigma(a) and sigma(2a) = (1 + tanh a)/2 (scaling by -1, -2 is exact in floating point).
         scale = xp.asarray(_LSTM_SCALE, dtype=x.dtype)[:, None, None]
-        bias_k = None if bias is None else bias.reshape(4, H)[_LSTM_ORDER] * scale[:, :, 0]
-        gates = _gate_projection(x, w_ih_k * scale, bias_k)
+        gates = _gate_projection(x, w_ih.reshape(4, H, -1) * scale,
+                                 None if bias is None else bias.reshape(4, H) * scale[:, :, 0])
         hs, cs = _start_states(xp, x, T, reverse, h0, c0)
         tcs = xp.empty((T, N, H), dtype=x.dtype)
-        fac = xp.empty((T, 5, N, H), dtype=x.dtype) if keep else None  # (B, C, D, E, A), see _lstm_factors
+        fac = xp.empty((T, 5, N, H), dtype=x.dtype) if keep else None  # (C, D, E, B, A), see _lstm_factors
         mf, invalid = _mask_arrays(mask, x.dtype)
-        w_hh_t = (w_hh_k * scale).transpose(0, 2, 1)
+        w_hh_t = (w_hh.reshape(4, H, H) * scale).transpose(0, 2, 1)
         rec, ig = xp.empty((4, N, H), dtype=x.dtype), xp.empty((N, H), dtype=x.dtype)
         with _np.errstate(over="ignore"):
             for t, cur, prev in _steps(T, reverse):
                 g4 = gates[:, t]
                 xp.matmul(hs[prev], w_hh_t, out=rec)  # one GEMM per gate, straight into gate-major blocks
                 g4 += rec
-                xp.exp(g4, out=g4)
+                xp.exp(g4, out=g4)  # e^{-a}: overflow to inf gives sigma = 0 exactly, the right limit
                 g4 += 1.0
                 xp.divide(1.0, g4, out=g4)
-                o, i, f, g = g4
+                i, f, g, o = g4
                 g *= 2.0
-                g -= 1.0  # tanh a = 2 sigma(2a) - 1
+                g -= 1.0
                 c, tc = cs[cur], tcs[t]
                 xp.multiply(f, cs[prev], out=c)
                 xp.multiply(i, g, out=ig)
@@ -279,8 +273,7 @@ class LSTMSequenceFn(Function):
         out, _, h_last = _state_views(hs, T, reverse)
         c_last = _state_views(cs, T, reverse)[2]
         if keep:
-            self.x, self.w_ih_k, self.w_hh_k, self.hs, self.gates, self.fac = (
-                x, w_ih_k.reshape(4 * H, -1), w_hh_k.reshape(4 * H, H), hs, gates, fac)
+            self.x, self.w_ih, self.w_hh, self.hs, self.gates, self.fac = x, w_ih, w_hh, hs, gates, fac
             self.mask, self.reverse, self.H = mask, reverse, H
             self.has_bias = (has_bias_ih, has_bias_hh)
         return _masked_output(out, mf), h_last.copy(), c_last.copy()
@@ -290,28 +283,28 @@ class LSTMSequenceFn(Function):
         x, hs, H, reverse, fac, gates = self.x, self.hs, self.H, self.reverse, self.fac, self.gates
         T, N, _ = x.shape
         _, invalid = _mask_arrays(self.mask, x.dtype)
-        # batch-major (T, N, 4H): each step's GEMM and the weight GEMMs take it as one matrix
+        # batch-major (T, N, 4H) in PyTorch's gate order: the step GEMMs and the weight GEMMs
+        # take it as one matrix against the original weights
         delta = scratch(x, "rnn_delta", (T, N, 4 * H), x.dtype)
         delta4 = delta.reshape(T, N, 4, H)
         dh, dc = _seed(xp, gh_n, hs[0]), _seed(xp, gc_n, hs[0])
         dh_next, buf, tmp = xp.empty_like(dh), xp.empty_like(dh), xp.empty_like(dh)
-        w_hh_k = self.w_hh_k
+        w_hh = self.w_hh
         for t, _, _ in reversed(_steps(T, reverse)):
-            B, CDE, A = fac[t, 0], fac[t, 1:4], fac[t, 4]
+            CDE, B, A = fac[t, :3], fac[t, 3], fac[t, 4]
             dtot = _total_grad(xp, dh, gy, t, invalid, buf)
             xp.multiply(dtot, A, out=tmp)
             dc += tmp
-            xp.multiply(dtot, B, out=delta4[t, :, 0])  # delta_o
-            xp.multiply(dc, CDE, out=delta4[t, :, 1:].transpose(1, 0, 2))  # delta_i, delta_f, delta_g
-            xp.matmul(delta[t], w_hh_k, out=dh_next)
+            xp.multiply(dc, CDE, out=delta4[t, :, :3].transpose(1, 0, 2))  # delta_i, delta_f, delta_g
+            xp.multiply(dtot, B, out=delta4[t, :, 3])  # delta_o
+            xp.matmul(delta[t], w_hh, out=dh_next)
             if invalid is not None:  # the states were carried through: so are their gradients
                 xp.copyto(dh_next, dh, where=invalid[t])
-            dc *= gates[2, t]  # f (1 on invalid rows)
+            dc *= gates[1, t]  # f (1 on invalid rows)
             dh, dh_next = dh_next, dh
         _, prev_states, _ = _state_views(hs, T, reverse)
         every = slice(None)
-        rows = lambda a: _lstm_rows_back(a, H)  # noqa: E731
-        return _input_and_weight_grads(self, delta, prev_states, (dh, dc), self.w_ih_k, every, every, rows, rows)
+        return _input_and_weight_grads(self, delta, prev_states, (dh, dc), self.w_ih, every, every, _same, _same)
 
 
 def _gate_projection(x, w_k, bias_k):
@@ -329,18 +322,18 @@ def _gate_projection(x, w_k, bias_k):
 
 
 def _lstm_factors(xp, F, g4, tc, c_prev) -> None:
-    """The backward's per-step factors into F (5, N, H) = (B, C, D, E, A) from the gates (o, i, f, g):
+    """The backward's per-step factors into F (5, N, H) = (C, D, E, B, A) from the gates (i, f, g, o):
 
-    B = o(1-o) tanh c, C = i(1-i) g, D = f(1-f) c_{t-1}, E = i (1 - g^2), A = o (1 - tanh^2 c).
+    C = i(1-i) g, D = f(1-f) c_{t-1}, E = i (1 - g^2), B = o(1-o) tanh c, A = o (1 - tanh^2 c);
+    slots 0-2 line up with the gates i, f, g that the cell gradient multiplies.
     """
-    o, i, _, g = g4
-    sd = F[:3]
-    xp.subtract(1.0, g4[:3], out=sd)
-    sd *= g4[:3]  # (o(1-o), i(1-i), f(1-f))
-    F[0] *= tc
-    F[1] *= g
-    F[2] *= c_prev
-    E, A = F[3], F[4]
+    i, _, g, o = g4
+    xp.subtract(1.0, g4, out=F[:4])
+    F[:4] *= g4  # s(1-s) for every gate; slot 2 (g) is overwritten with E below
+    F[0] *= g
+    F[1] *= c_prev
+    F[3] *= tc
+    E, A = F[2], F[4]
     xp.multiply(g, g, out=E)
     xp.subtract(1.0, E, out=E)
     E *= i
