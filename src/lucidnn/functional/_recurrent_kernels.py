@@ -3,20 +3,24 @@ r"""The fused whole-sequence RNN, LSTM and GRU Functions (wrappers and docs: rec
 Each Function runs a whole sequence in one graph node, so a training step over T steps costs
 a handful of nodes instead of thousands (PERFORMANCE.md, item 1). The layout of the work:
 
-* forward: the input projection of every step in ONE GEMM ``(T*N, I) @ (I, G*H)`` with the
-  biases folded in, then per step one GEMM ``h_{t-1} @ W_hh^T`` and the gate arithmetic, all
-  written with ``out=`` into preallocated ``(T, N, ...)`` buffers;
-* while the values are hot in cache, the forward also stores the per-step *factors* of the
-  backward (e.g. :math:`o(1-o)\tanh c` for the LSTM), with the mask folded in, so the reverse
-  loop is a few multiplies and one GEMM per step;
-* backward: the delta recursion in one reverse loop, then ``dW_hh``, ``dW_ih``, ``dx`` as one
-  GEMM each over all steps and the biases as column sums.
+* forward: the input projection of every step in one GEMM per gate block over all T*N rows,
+  biases folded in (except the GRU's b_hn, which r multiplies), then per step one GEMM
+  ``h_{t-1} @ W_hh^T`` and the gate arithmetic, written with ``out=`` into preallocated
+  ``(..., T, N, H)`` buffers;
+* gates are kept gate-major, ``(G, T, N, H)``: every per-step operand is then a contiguous
+  (N, H) block, where NumPy's ufuncs run 2-3x faster than on the strided column slices of a
+  batch-major (N, G*H) row;
+* while the values are hot in cache the forward also stores the per-step *factors* of the
+  backward (e.g. :math:`o(1-o)\tanh c` for the LSTM), with the mask folded in, so each
+  backward step is a few multiplies and one GEMM; inference (no graph) skips them;
+* backward: the delta recursion in one reverse loop writing the pre-activation gradients
+  batch-major into a reused ``(T, N, K)`` workspace, then ``dW_ih``, ``dW_hh`` and ``dx`` as one
+  GEMM each over all T*N rows and the biases as column sums.
 
-Internally the LSTM gates are kept in the order (o, i, f, g), so that one sigmoid call covers
-o, i, f and the cell gradient broadcasts over the contiguous (i, f, g) block; parameters keep
-PyTorch's (i, f, g, o) layout and are permuted on the way in and out. The GRU backward keeps
-its gate gradients in the order (hn, r, z, n): ``[:3H]`` feeds the ``W_hh`` products and
-``[H:]`` the ``W_ih`` ones, each a contiguous block. docs/rnn_bptt.md derives every formula.
+Gate orders: the LSTM keeps PyTorch's (i, f, g, o) everywhere (one exponential pass covers all
+four gates, see LSTMSequenceFn); the GRU's forward keeps (r, z, n) and its backward stores
+(hn, r, z, n), so ``[:, H:]`` is the ``W_ih`` operand and ``[:, :3H]`` the ``W_hh`` one, with
+W_hh's rows taken as (n, r, z). docs/rnn_bptt.md derives every formula.
 
 Step bookkeeping: the states live in one ``(T+1, N, H)`` buffer. Forward order writes slot
 ``t+1`` from slot ``t`` (h0 in slot 0); reverse order writes slot ``t`` from slot ``t+1`` (h0 in
@@ -412,7 +416,8 @@ class GRUSequenceFn(Function):
         x, hs, H, reverse, gates, fac = self.x, self.hs, self.H, self.reverse, self.gates, self.fac
         T, N, _ = x.shape
         _, invalid = _mask_arrays(self.mask, x.dtype)
-        w_hh_k = xp.concatenate([self.w_hh[2 * H:], self.w_hh[:2 * H]])  # rows (n, r, z) match delta[..., :3H]
+        w_hh_k = scratch(x, "rnn_weight", (3 * H, H), x.dtype)  # rows (n, r, z) match delta[..., :3H]
+        w_hh_k[:H], w_hh_k[H:] = self.w_hh[2 * H:], self.w_hh[:2 * H]
         delta = scratch(x, "rnn_delta", (T, N, 4 * H), x.dtype)  # (delta_hn, delta_r, delta_z, delta_n)
         delta4 = delta.reshape(T, N, 4, H)
         dh = _seed(xp, gh_n, hs[0])
