@@ -85,3 +85,14 @@ def test_import_needs_neither_torch_nor_cupy():
             "print('ok', 'scipy' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.startswith("ok")
+
+
+@pytest.mark.parametrize("shape", [(50, 3), (7,)])
+def test_scatter_add_accumulates_repeated_indices_like_add_at(rng, shape):
+    index = rng.integers(0, 6, size=shape[0])
+    values = rng.standard_normal(shape)
+    target = rng.standard_normal((6,) + shape[1:])
+    expected = target.copy()
+    np.add.at(expected, index, values)
+    backend.scatter_add(target, index, values)
+    np.testing.assert_allclose(target, expected, rtol=1e-12, atol=1e-12)

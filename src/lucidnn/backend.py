@@ -283,7 +283,15 @@ def scatter_add(target: Any, index: Any, values: Any) -> None:
     """``target[index] += values`` with repeated indices accumulated (np.add.at / cupyx)."""
     xp = get_array_module(target)
     if xp is np:
-        np.add.at(target, index, values)
+        if values.ndim == 2 and index.ndim == 1 and index.size > 1:
+            # rows: sort the indices once and sum each run of equal indices with reduceat,
+            # ~10x faster than np.add.at's element-by-element loop for embedding gradients
+            order = np.argsort(index, kind="stable")
+            sorted_index = index[order]
+            starts = np.flatnonzero(np.concatenate(([True], sorted_index[1:] != sorted_index[:-1])))
+            target[sorted_index[starts]] += np.add.reduceat(values[order], starts, axis=0)
+        else:
+            np.add.at(target, index, values)
     else:
         import cupyx  # noqa: PLC0415  (present whenever cupy is)
 
