@@ -32,6 +32,7 @@ test: $(VENV)/.test-deps
 bench: $(VENV)/.test-deps
 	$(BIN)/python benchmarks/bench_mlp.py
 	$(BIN)/python benchmarks/bench_cnn.py
+	$(BIN)/python benchmarks/bench_rnn.py
 
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check src tests examples

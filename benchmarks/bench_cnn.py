@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from common import time_steps  # benchmarks/common.py (the script's folder is on sys.path)
+from common import compare, training_step  # benchmarks/common.py (the script's folder is on sys.path)
 
 import lucidnn
 from lucidnn import nn, optim
@@ -86,21 +86,8 @@ def step_fns(torch, ours, theirs, x, y, lr=0.01):
     tx, ty = lucidnn.tensor(x), lucidnn.tensor(y)
     px, py = torch.from_numpy(x), torch.from_numpy(y)
 
-    def ours_step():
-        loss = loss_ours(ours(tx), ty)
-        opt_ours.zero_grad()
-        loss.backward()
-        opt_ours.step()
-        return loss.item()
-
-    def theirs_step():
-        loss = loss_theirs(theirs(px), py)
-        opt_theirs.zero_grad()
-        loss.backward()
-        opt_theirs.step()
-        return loss.item()
-
-    return ours_step, theirs_step
+    return (training_step(ours, loss_ours, opt_ours, tx, ty),
+            training_step(theirs, loss_theirs, opt_theirs, px, py))
 
 
 def main() -> None:
@@ -111,7 +98,6 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
@@ -126,16 +112,7 @@ def main() -> None:
         x = rng.standard_normal(shape).astype(np.float32)
         y = rng.integers(0, 10, shape[0])
         ours_step, theirs_step = step_fns(torch, ours, theirs, x, y)
-        first_ours, first_theirs = ours_step(), theirs_step()
-        assert abs(first_ours - first_theirs) < 1e-3 * max(1.0, abs(first_theirs)), (name, first_ours, first_theirs)
-        with threadpool_limits(limits=args.threads):
-            t_ours = time_steps(ours_step, args.steps, args.rounds)
-        t_theirs = time_steps(theirs_step, args.steps, args.rounds)
-        n = shape[0]
-        print(f"{name:<34} lucidnn {n / t_ours:>7,.0f} samples/s ({t_ours * 1e3:6.1f} ms/step)   "
-              f"torch {n / t_theirs:>7,.0f} samples/s ({t_theirs * 1e3:6.1f} ms/step)   "
-              f"lucidnn/torch speed {t_theirs / t_ours:.2f}x")
-
+        compare(name, shape[0], ours_step, theirs_step, steps=args.steps, rounds=args.rounds, threads=args.threads)
 
 if __name__ == "__main__":
     main()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from common import time_steps  # benchmarks/common.py (the script's folder is on sys.path)
+from common import compare, training_step  # benchmarks/common.py (the script's folder is on sys.path)
 
 import lucidnn
 from lucidnn import functional as F
@@ -86,14 +86,7 @@ def lucidnn_module_step_fn(x, y, weights, lr=0.01):
     optimizer, loss_fn = optim.SGD(model.parameters(), lr=lr, momentum=0.9), nn.CrossEntropyLoss()
     tx, ty = lucidnn.tensor(x), lucidnn.tensor(y)
 
-    def step():
-        loss = loss_fn(model(tx), ty)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
-    return step
+    return training_step(model, loss_fn, optimizer, tx, ty)
 
 
 def torch_module_step_fn(torch, x, y, weights, lr=0.01):
@@ -106,14 +99,7 @@ def torch_module_step_fn(torch, x, y, weights, lr=0.01):
     optimizer, loss_fn = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9), torch.nn.CrossEntropyLoss()
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
 
-    def step():
-        loss = loss_fn(model(tx), ty)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
-    return step
+    return training_step(model, loss_fn, optimizer, tx, ty)
 
 
 def main() -> None:
@@ -125,7 +111,6 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(args.threads)
     x, y, weights = make_data(args.batch)
@@ -134,14 +119,8 @@ def main() -> None:
               torch_module_step_fn(torch, x, y, weights))]
     print(f"MLP 784-256-256-10 ReLU, cross-entropy, batch {args.batch}, {args.threads} threads")
     for name, ours, theirs in pairs:
-        assert abs(ours() - theirs()) < 1e-4, f"{name}: the two steps disagree on the first loss"
-        with threadpool_limits(limits=args.threads):
-            t_ours = time_steps(ours, args.steps, args.rounds)
-        t_theirs = time_steps(theirs, args.steps, args.rounds)
-        print(f"  {name:<36} lucidnn {args.batch / t_ours:>8,.0f} samples/s ({t_ours * 1e3:.2f} ms/step)   "
-              f"torch {args.batch / t_theirs:>8,.0f} samples/s ({t_theirs * 1e3:.2f} ms/step)   "
-              f"lucidnn/torch speed {t_theirs / t_ours:.2f}x")
-
+        compare("  " + name, args.batch, ours, theirs, steps=args.steps, rounds=args.rounds, threads=args.threads,
+                rtol=1e-4)
 
 if __name__ == "__main__":
     main()

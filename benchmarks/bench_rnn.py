@@ -20,7 +20,7 @@ import argparse
 import math
 
 import numpy as np
-from common import time_steps  # benchmarks/common.py (the script's folder is on sys.path)
+from common import compare, training_step  # benchmarks/common.py (the script's folder is on sys.path)
 
 import lucidnn
 from lucidnn import functional as F
@@ -99,21 +99,8 @@ def step_fns(torch, ours, theirs, tokens, targets, lr=0.1):
     tx, ty = lucidnn.tensor(tokens), lucidnn.tensor(targets.reshape(-1))
     px, py = torch.from_numpy(tokens), torch.from_numpy(targets.reshape(-1))
 
-    def ours_step():
-        loss = loss_ours(ours(tx), ty)
-        opt_ours.zero_grad()
-        loss.backward()
-        opt_ours.step()
-        return loss.item()
-
-    def theirs_step():
-        loss = loss_theirs(theirs(px), py)
-        opt_theirs.zero_grad()
-        loss.backward()
-        opt_theirs.step()
-        return loss.item()
-
-    return ours_step, theirs_step
+    return (training_step(ours, loss_ours, opt_ours, tx, ty),
+            training_step(theirs, loss_theirs, opt_theirs, px, py))
 
 
 def main() -> None:
@@ -125,7 +112,6 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
@@ -134,18 +120,8 @@ def main() -> None:
     for kind in args.cells:
         ours, theirs = CharLM(kind, lucidnn.Generator(0)), torch_char_lm(torch, kind)
         ours_step, theirs_step = step_fns(torch, ours, theirs, tokens, targets)
-        with threadpool_limits(limits=args.threads):
-            first_ours = ours_step()
-        first_theirs = theirs_step()
-        assert abs(first_ours - first_theirs) < 1e-4 * max(1.0, abs(first_theirs)), (kind, first_ours, first_theirs)
-        with threadpool_limits(limits=args.threads):
-            t_ours = time_steps(ours_step, args.steps, args.rounds)
-        t_theirs = time_steps(theirs_step, args.steps, args.rounds)
-        name = f"char-{kind.upper()}, T {SEQ}, batch {BATCH}, H {HIDDEN}"
-        print(f"{name:<30} lucidnn {BATCH / t_ours:>6,.0f} samples/s ({t_ours * 1e3:6.1f} ms/step)   "
-              f"torch {BATCH / t_theirs:>6,.0f} samples/s ({t_theirs * 1e3:6.1f} ms/step)   "
-              f"lucidnn/torch speed {t_theirs / t_ours:.2f}x   [{ours.note}]")
-
+        compare(f"char-{kind.upper()}, T {SEQ}, batch {BATCH}, H {HIDDEN}", BATCH, ours_step, theirs_step,
+                steps=args.steps, rounds=args.rounds, threads=args.threads, rtol=1e-4, note=ours.note)
 
 if __name__ == "__main__":
     main()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from lucidnn import backend
 from lucidnn.autograd.tensor import Tensor
+from lucidnn.data.errors import MissingDataError
 from lucidnn.errors import IndexingError
 
 np = backend.numpy
@@ -59,3 +61,13 @@ def as_index(index: Any, length: int, who: str) -> int:
     if isinstance(index, float) or not -length <= i < length:
         raise IndexingError(f"{who}: index {index!r} is out of range for a dataset of length {length}")
     return i + length if i < 0 else i
+
+
+def read_bytes(path: Path, what: str) -> bytes:
+    """The bytes of the file ``path``, or a MissingDataError naming it (``what``: e.g. "a text file")."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise MissingDataError(f"{path}: no such file (lucidnn never downloads data; pass an existing path)") from None
+    except IsADirectoryError:
+        raise MissingDataError(f"{path}: is a directory, not {what}") from None

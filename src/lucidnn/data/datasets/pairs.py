@@ -30,8 +30,8 @@ from typing import Any, NamedTuple
 
 from lucidnn import backend
 from lucidnn.autograd.tensor import Tensor
-from lucidnn.data._util import spawn_generator
-from lucidnn.data.errors import DataFormatError, MissingDataError, VocabularyError
+from lucidnn.data._util import read_bytes, spawn_generator
+from lucidnn.data.errors import DataFormatError, VocabularyError
 
 np = backend.numpy
 
@@ -61,12 +61,7 @@ def read_pairs(path: str | os.PathLike, *, encoding: str = "utf-8") -> list[tupl
             malformed (no tab, or an empty side); the message names the line number.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise MissingDataError(f"{path}: no such file (lucidnn never downloads data; pass an existing path)") from None
-    except IsADirectoryError:
-        raise MissingDataError(f"{path}: is a directory, not a sentence-pair file") from None
+    data = read_bytes(path, "a sentence-pair file")
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:

@@ -19,6 +19,7 @@ from typing import Any
 
 from lucidnn import backend
 from lucidnn.autograd.tensor import Tensor
+from lucidnn.data._util import read_bytes
 from lucidnn.data.dataset import TensorDataset
 from lucidnn.data.errors import DataFormatError, MissingDataError, VocabularyError
 from lucidnn.errors import ShapeError
@@ -160,12 +161,7 @@ class CharVocab:
 
 
 def _read_text(path: Path, encoding: str) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise MissingDataError(f"{path}: no such file (lucidnn never downloads data; pass an existing path)") from None
-    except IsADirectoryError:
-        raise MissingDataError(f"{path}: is a directory, not a text file") from None
+    data = read_bytes(path, "a text file")
     if not data:
         raise DataFormatError(f"{path}: the file is empty; a text corpus needs at least one character")
     try:
