@@ -108,10 +108,6 @@ def test_sample_images_bad_requests(tmp_path, cdcgan_run):
 
 
 def test_lucidnn_sample_dispatches_gan_checkpoints(tmp_path, cdcgan_run):
-    from lucidnn.cli import char_rnn
-
-    if "cdcgan" not in getattr(char_rnn, "SAMPLERS", {}):
-        pytest.skip("`lucidnn sample` does not dispatch GAN checkpoints yet")
     out = tmp_path / "five.png"
     assert main(["sample", str(cdcgan_run), "--label", "5", "--n", "4", "--out", str(out), "--seed", "1"]) == 0
     assert out.is_file()

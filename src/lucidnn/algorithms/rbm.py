@@ -419,8 +419,8 @@ class GaussianBernoulliRBM(RBM):
         return mean + gen.normal(mean.shape, dtype=mean.dtype)
 
     def pseudo_log_likelihood(self, v: Any, *, exact: bool = False, rng: backend.Generator | None = None) -> float:
-        raise NotImplementedError("GaussianBernoulliRBM: the pseudo-log-likelihood by bit flips needs binary "
-                                  "visible units; monitor reconstruction_error instead")
+        raise TypeError("GaussianBernoulliRBM: the pseudo-log-likelihood by bit flips needs binary visible "
+                        "units; monitor reconstruction_error instead")
 
 
 def _bernoulli(p: Any, gen: backend.Generator) -> Any:
