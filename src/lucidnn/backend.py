@@ -10,7 +10,6 @@ the explicit, seedable source of randomness every random op takes.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from typing import Any
 
@@ -278,31 +277,6 @@ def manual_seed(seed: int) -> None:
 
 
 # --------------------------------------------------------------------------- shims
-
-
-_blas_controller: Any = None  # threadpoolctl's ThreadpoolController, built on first use (it scans the loaded libraries)
-
-
-def single_threaded_blas(like: Any) -> Any:
-    """A context in which NumPy's BLAS runs on one thread (a no-op for CuPy arrays or without threadpoolctl).
-
-    A loop that alternates small GEMMs with elementwise NumPy work (a recurrent layer's time
-    steps) runs faster this way on few cores: after each small multi-threaded GEMM, the BLAS
-    worker threads spin waiting for the next call and take the core that the (single-threaded)
-    elementwise work needs. Measured on 2 cores: an LSTM forward over 64 steps of batch 32,
-    hidden 256, 35 ms with 2 BLAS threads, 22.5 ms with one. The limit is process-wide while
-    the context lasts.
-    """
-    global _blas_controller
-    if get_array_module(like) is not np:
-        return contextlib.nullcontext()
-    if _blas_controller is None:
-        try:
-            from threadpoolctl import ThreadpoolController  # noqa: PLC0415  (a core dependency, loaded lazily)
-        except ImportError:  # pragma: no cover - installed with lucidnn
-            return contextlib.nullcontext()
-        _blas_controller = ThreadpoolController()
-    return _blas_controller.limit(limits=1, user_api="blas")
 
 
 def scatter_add(target: Any, index: Any, values: Any) -> None:

@@ -30,8 +30,6 @@ the ``dW_hh`` GEMM, the other T slots: both contiguous views.
 
 from __future__ import annotations
 
-import functools
-
 from lucidnn import backend
 from lucidnn.autograd.function import Function
 from lucidnn.functional._workspace import scratch
@@ -40,22 +38,6 @@ _np = backend.numpy
 
 
 # --------------------------------------------------------------------------- shared helpers
-
-
-def _one_blas_thread(method):
-    """Run a forward/backward with NumPy's BLAS on one thread (see :func:`backend.single_threaded_blas`).
-
-    The step loops alternate one small GEMM with elementwise work; with two BLAS threads the
-    spinning worker takes the core the elementwise work needs (a char-LSTM step: ~1.3x faster).
-    """
-
-    @functools.wraps(method)
-    def run(self, *arrays, **params):
-        like = next(a for a in arrays if a is not None)
-        with backend.single_threaded_blas(like):
-            return method(self, *arrays, **params)
-
-    return run
 
 
 def _steps(T: int, reverse: bool) -> list:
@@ -143,7 +125,6 @@ class RNNSequenceFn(Function):
     Inputs: x, h0, w_ih, w_hh, [b_ih], [b_hh]. Outputs: (output, h_n).
     """
 
-    @_one_blas_thread
     def forward(self, x, h0, w_ih, w_hh, *biases, has_bias_ih, has_bias_hh, nonlinearity, mask, reverse, keep):
         xp = backend.get_array_module(x)
         T = x.shape[0]
@@ -169,7 +150,6 @@ class RNNSequenceFn(Function):
             self.has_bias = (has_bias_ih, has_bias_hh)
         return _masked_output(out, mf), last.copy()
 
-    @_one_blas_thread
     def backward(self, gy, gh_n):
         xp = backend.get_array_module(self.states)
         x, states, w_hh, reverse = self.x, self.states, self.w_hh, self.reverse
@@ -255,7 +235,6 @@ class LSTMSequenceFn(Function):
     Inputs: x, h0, c0, w_ih, w_hh, [b_ih], [b_hh]. Outputs: (output, h_n, c_n).
     """
 
-    @_one_blas_thread
     def forward(self, x, h0, c0, w_ih, w_hh, *biases, has_bias_ih, has_bias_hh, mask, reverse, keep):
         xp = backend.get_array_module(x)
         T, N, _ = x.shape
@@ -303,7 +282,6 @@ class LSTMSequenceFn(Function):
             self.has_bias = (has_bias_ih, has_bias_hh)
         return _masked_output(out, mf), h_last.copy(), c_last.copy()
 
-    @_one_blas_thread
     def backward(self, gy, gh_n, gc_n):
         xp = backend.get_array_module(self.hs)
         x, hs, H, reverse, fac, gates = self.x, self.hs, self.H, self.reverse, self.fac, self.gates
@@ -384,7 +362,6 @@ class GRUSequenceFn(Function):
     Inputs: x, h0, w_ih, w_hh, [b_ih], [b_hh]. Outputs: (output, h_n).
     """
 
-    @_one_blas_thread
     def forward(self, x, h0, w_ih, w_hh, *biases, has_bias_ih, has_bias_hh, mask, reverse, keep):
         xp = backend.get_array_module(x)
         T, N, _ = x.shape
@@ -434,7 +411,6 @@ class GRUSequenceFn(Function):
             self.has_bias = (has_bias_ih, has_bias_hh)
         return _masked_output(out, mf), last.copy()
 
-    @_one_blas_thread
     def backward(self, gy, gh_n):
         xp = backend.get_array_module(self.hs)
         x, hs, H, reverse, gates, fac = self.x, self.hs, self.H, self.reverse, self.gates, self.fac
