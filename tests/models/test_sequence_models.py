@@ -136,3 +136,15 @@ def test_beam_of_one_is_greedy_and_a_wider_beam_scores_at_least_as_well(rng):
 def test_sequence_model_errors(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
+
+
+def test_decoding_switches_dropout_off_and_restores_the_mode(rng):
+    model = EncoderDecoder(6, 7, 8, dropout=0.5, rng=lucidnn.Generator(9))
+    src = lucidnn.tensor(rng.integers(0, 6, (3, 4)))
+    assert model.training
+    first = model.greedy_decode(src, bos=1, eos=2, max_len=5)
+    assert model.training  # the mode is restored
+    assert all(model.greedy_decode(src, bos=1, eos=2, max_len=5) == first for _ in range(3))  # no dropout noise
+    assert model.beam_search(src, bos=1, eos=2, beam_size=2, max_len=5) == \
+        model.beam_search(src, bos=1, eos=2, beam_size=2, max_len=5)
+    assert model.training

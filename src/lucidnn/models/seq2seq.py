@@ -18,6 +18,8 @@ Luong et al., "Effective Approaches to Attention-based Neural Machine Translatio
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from lucidnn import backend
@@ -33,6 +35,18 @@ from lucidnn.nn.linear import Linear, positive_int
 from lucidnn.nn.module import Module
 
 _np = backend.numpy
+
+
+@contextmanager
+def _inference(model: Module) -> Iterator[None]:
+    """Evaluation mode (no dropout) without a graph inside the block; the previous mode comes back after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            yield
+    finally:
+        model.train(was_training)
 
 
 def _select(state: Any, index: Any) -> Any:
@@ -123,9 +137,12 @@ class EncoderDecoder(Module):
 
     def greedy_decode(self, src: Any, *, bos: int, eos: int, max_len: int = 50,
                       src_lengths: Any = None) -> list[list[int]]:
-        """The most likely next token at every step, until ``eos`` or ``max_len`` tokens; eos is not returned."""
+        """The most likely next token at every step, until ``eos`` or ``max_len`` tokens; eos is not returned.
+
+        Runs in evaluation mode (no dropout) and restores the model's mode afterwards.
+        """
         max_len = positive_int(max_len, "max_len", "greedy_decode")
-        with no_grad():
+        with _inference(self):
             memory, state, mask = self.encode(src, src_lengths)
             batch = memory.shape[0]
             xp = backend.get_array_module(memory.data)
@@ -149,11 +166,11 @@ class EncoderDecoder(Module):
         scores them by summed log-probability and keeps the best ``beam_size``. A hypothesis
         that emitted ``eos`` is finished (its score frozen). The winner maximises
         :math:`\log p / L^{\alpha}` with :math:`\alpha` = ``length_penalty`` and L its length.
-        ``beam_size=1`` is greedy decoding.
+        ``beam_size=1`` is greedy decoding. Runs in evaluation mode and restores the model's mode.
         """
         beams = positive_int(beam_size, "beam_size", "beam_search")
         max_len = positive_int(max_len, "max_len", "beam_search")
-        with no_grad():
+        with _inference(self):
             memory, state, mask = self.encode(src, src_lengths)
             batch = memory.shape[0]
             xp = backend.get_array_module(memory.data)
