@@ -92,6 +92,7 @@ from lucidnn.functional.shape import (
     stack,
     to_index,
     transpose,
+    unbind,
     unsqueeze,
     view,
 )

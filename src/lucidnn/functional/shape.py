@@ -106,6 +106,23 @@ class StackFn(Function):
                      for i, need in enumerate(self.needs_input_grad))
 
 
+class UnbindFn(Function):
+    """(x[0], ..., x[n-1]) along ``axis``, as views: one node for all pieces;  gx = the gy_i stacked (0 for None)."""
+
+    def forward(self, x, axis):
+        self.axis, self.shape, self.dtype = axis, x.shape, x.dtype
+        xp = backend.get_array_module(x)
+        return tuple(xp.take(x, i, axis=axis) for i in range(x.shape[axis])) if axis else tuple(x)
+
+    def backward(self, *gys):
+        xp = backend.get_array_module(next(g for g in gys if g is not None))
+        gx = xp.zeros(self.shape, dtype=self.dtype)
+        for i, g in enumerate(gys):
+            if g is not None:
+                gx[(slice(None),) * self.axis + (i,)] = g
+        return (gx,)
+
+
 class PadFn(Function):
     """y = x surrounded by ``value`` (constant padding);  gx = the centre of gy."""
 
@@ -275,6 +292,21 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
         raise AxisError(f"stack: axis {axis} is out of range for {ndim}-dimensional tensors")
     _check_same_rank("stack", tensors, None)
     return StackFn.apply(*tensors, axis=axis % (ndim + 1))
+
+
+def unbind(x: Tensor, axis: int = 0) -> tuple[Tensor, ...]:
+    """The slices of ``x`` along ``axis``, each without that axis (``x[0], x[1], ...`` for axis 0).
+
+    One graph node for all of them: a loop over time steps that reads ``x[t]`` through
+    ``unbind`` pays for one gradient array in backward, not one full-size array per step.
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"unbind: expected a Tensor, got {type(x).__name__}")
+    axis = _axis(axis, x.ndim, "unbind", x.shape)
+    if x.shape[axis] == 0:
+        raise ShapeError(f"unbind: axis {axis} of shape {x.shape} is empty; there is nothing to unbind")
+    pieces = UnbindFn.apply(x, axis=axis)
+    return pieces if isinstance(pieces, tuple) else (pieces,)
 
 
 def split(x: Tensor, split_size_or_sections: Any, axis: int = 0) -> tuple[Tensor, ...]:

@@ -242,8 +242,9 @@ def _unroll(cell: Module, x: Tensor, state: Any, valid: Any, reverse: bool) -> t
         complete = valid.all(axis=1)  # host-side, so the loop never waits on the device
         keep_rows = xp.asarray(valid)
     ys: list[Tensor | None] = [None] * steps
+    inputs = F.unbind(x, 0)  # one node for all steps (x[t] would cost a full-size gradient per step)
     for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
-        y, new = cell(x[t], state)
+        y, new = cell(inputs[t], state)
         if valid is not None and not complete[t]:
             keep = keep_rows[t]
             old = state if state is not None else map_state(zeros_like, new)

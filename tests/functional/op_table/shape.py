@@ -16,6 +16,21 @@ def _split_sum(x):
     return F.cat([p * (i + 1.0) for i, p in enumerate(parts)], axis=-1)
 
 
+def _unbind_mix(x):
+    """Pieces 0 and 2 of axis 1, scaled differently; piece 1 unused (its gradient is None)."""
+    parts = F.unbind(x, 1)
+    return parts[0] * 3.0 + parts[2] * 0.5
+
+
+def _np_unbind_mix(x):
+    return x[:, 0] * 3.0 + x[:, 2] * 0.5
+
+
+def _torch_unbind_mix(torch, x):
+    parts = torch.unbind(x, 1)
+    return parts[0] * 3.0 + parts[2] * 0.5
+
+
 def _chunk_sum(x):
     a, b = F.chunk(x, 2, axis=0)
     return a * 2.0 + b
@@ -75,6 +90,9 @@ CASES = [
            lambda x: x[-1] * x[0], lambda torch, x: x[-1] * x[0]),
     OpCase("cat", lambda a, b: F.cat([a, b], axis=1), _cat_samples,
            lambda a, b: np.concatenate([a, b], 1), lambda torch, a, b: torch.cat([a, b], 1)),
+    OpCase("unbind", _unbind_mix, _x((2, 3, 4), (1, 3, 2)), _np_unbind_mix, _torch_unbind_mix),
+    OpCase("unbind-axis0", lambda x: F.stack(list(F.unbind(x, 0))[::-1], axis=0) * 2.0, _x((3, 4), (1, 5)),
+           lambda x: x[::-1] * 2.0, lambda torch, x: torch.stack(list(torch.unbind(x, 0))[::-1], 0) * 2.0),
     OpCase("stack", lambda a, b, c: F.stack([a, b, c * 2.0], axis=1), _stack_samples,
            lambda a, b, c: np.stack([a, b, c * 2.0], 1), lambda torch, a, b, c: torch.stack([a, b, c * 2.0], 1)),
     OpCase("split", _split_sum, _x((3, 4), (1, 4), (2, 3, 4)), _np_split, _torch_split),
