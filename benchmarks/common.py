@@ -3,18 +3,24 @@
 import statistics
 import time
 
+#: seconds of rest before each round, so that the other library's worker threads (OpenBLAS's
+#: and OpenMP's spin-wait after their last task) are parked and do not steal a core
+PAUSE = 0.5
+
 
 def time_steps(step, steps: int, rounds: int, warmup: int = 2) -> float:
     """Median seconds per call of ``step`` over ``rounds`` rounds of ``steps`` calls, after warm-up."""
     for _ in range(warmup):
         step()
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        times.append((time.perf_counter() - start) / steps)
-    return statistics.median(times)
+    return statistics.median(_round(step, steps) for _ in range(rounds))
+
+
+def _round(step, steps: int) -> float:
+    """Seconds per call of ``step`` over ``steps`` back-to-back calls."""
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - start) / steps
 
 
 def training_step(model, loss_fn, optimizer, x, y):
@@ -35,7 +41,12 @@ def training_step(model, loss_fn, optimizer, x, y):
 
 def compare(name: str, samples: int, ours, theirs, *, steps: int, rounds: int, threads: int, rtol: float = 1e-3,
             note: str = "") -> None:
-    """Check that both steps start from the same loss, time each (NumPy BLAS at ``threads``), print the ratio."""
+    """Check that both steps start from the same loss, time both, print samples/s and the speed ratio.
+
+    The rounds alternate (lucidnn, PyTorch, lucidnn, ...) so that both libraries see the same
+    load on this shared machine; the ratio printed is the median of the per-round ratios, the
+    times the medians of each library's rounds. NumPy's BLAS runs at ``threads`` threads.
+    """
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=threads):
@@ -43,8 +54,19 @@ def compare(name: str, samples: int, ours, theirs, *, steps: int, rounds: int, t
     first_theirs = theirs()
     assert abs(first_ours - first_theirs) <= rtol * max(1.0, abs(first_theirs)), (name, first_ours, first_theirs)
     with threadpool_limits(limits=threads):
-        t_ours = time_steps(ours, steps, rounds)
-    t_theirs = time_steps(theirs, steps, rounds)
+        for _ in range(2):  # warm-up
+            ours()
+    for _ in range(2):
+        theirs()
+    t_ours, t_theirs = [], []
+    for _ in range(rounds):
+        time.sleep(PAUSE)
+        with threadpool_limits(limits=threads):
+            t_ours.append(_round(ours, steps))
+        time.sleep(PAUSE)
+        t_theirs.append(_round(theirs, steps))
+    ratio = statistics.median(b / a for a, b in zip(t_ours, t_theirs))
+    t_ours, t_theirs = statistics.median(t_ours), statistics.median(t_theirs)
     print(f"{name:<36} lucidnn {samples / t_ours:>8,.0f} samples/s ({t_ours * 1e3:6.2f} ms/step)   "
           f"torch {samples / t_theirs:>8,.0f} samples/s ({t_theirs * 1e3:6.2f} ms/step)   "
-          f"lucidnn/torch speed {t_theirs / t_ours:.2f}x" + (f"   [{note}]" if note else ""))
+          f"lucidnn/torch speed {ratio:.2f}x" + (f"   [{note}]" if note else ""))

@@ -130,6 +130,45 @@ def test_separable_and_slab_col2im_agree(rng, monkeypatch, name, op, x_shape, w_
         np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("name, op, x_shape, w_shape, kw", _STRIDE_1, ids=[c[0] for c in _STRIDE_1])
+def test_rotated_kernel_image_gradient_agrees_with_col2im(rng, monkeypatch, name, op, x_shape, w_shape, kw):
+    monkeypatch.setattr(_im2col, "CHANNELS_LAST_MIN_CHANNELS", 1)
+    monkeypatch.setattr(_im2col, "ROTATION_MAX_WASTE", 1e9)
+    x, w, b = _inputs(rng, x_shape, w_shape, op, kw)
+    results, calls = [], []
+    real = _im2col._grad_input_by_rotation
+    monkeypatch.setattr(_im2col, "_grad_input_by_rotation", lambda *a: calls.append(1) or real(*a))
+    for rotation, waste in ((1, 0.0), (10**6, 0.0), (10**6, 1e9)):  # rotated kernel, slabs, separable
+        monkeypatch.setattr(_im2col, "ROTATION_MIN_CHANNELS", rotation)
+        monkeypatch.setattr(_im2col, "SEPARABLE_MAX_WASTE", waste)
+        results.append(_run(op, x, w, b, **kw))
+    assert calls  # the first run took the rotated path
+    for other in results[1:]:
+        for a, b_ in zip(results[0], other):
+            np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name, op, x_shape, w_shape, kw", _CONVS, ids=[c[0] for c in _CONVS])
+def test_k_major_output_layouts_agree(rng, monkeypatch, name, op, x_shape, w_shape, kw):
+    monkeypatch.setattr(_im2col, "CHANNELS_LAST_MIN_CHANNELS", 10**6)
+    x, w, b = _inputs(rng, x_shape, w_shape, op, kw)
+    results = []
+    for threshold in (1, 10**6):  # K-major output in NHWC memory (one group), then always CNHW
+        monkeypatch.setattr(_im2col, "KMAJOR_NHWC_MIN_OUT", threshold)
+        results.append(_run(op, x, w, b, **kw))
+    for a, b_ in zip(*results):
+        np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-12)
+
+
+def test_an_rgb_stem_writes_channels_last_memory(rng):
+    x = lucidnn.tensor(rng.standard_normal((2, 3, 5, 5)).astype(np.float32))
+    w = lucidnn.tensor(rng.standard_normal((16, 3, 3, 3)).astype(np.float32))
+    y = F.conv2d(x, w, padding=1).numpy()
+    assert y.transpose(0, 2, 3, 1).flags.c_contiguous  # so batch norm, ReLU and the next conv see NHWC
+    narrow = F.conv2d(x, w[:6], padding=1).numpy()
+    assert narrow.transpose(1, 0, 2, 3).flags.c_contiguous  # LeNet's C1: CNHW, which its pooling reads fastest
+
+
 @pytest.mark.parametrize("threshold", [1, 10**6], ids=["channels-last", "k-major"])
 @pytest.mark.parametrize("name, op, x_shape, w_shape, kw", _CONVS, ids=[c[0] for c in _CONVS])
 def test_chunked_batch_equals_unchunked(rng, monkeypatch, threshold, name, op, x_shape, w_shape, kw):

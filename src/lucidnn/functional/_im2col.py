@@ -48,9 +48,16 @@ from lucidnn.functional._workspace import scratch as _scratch
 __all__ = ["Geometry", "choose_channels_last", "clear_workspace", "conv_forward", "grad_input", "grad_weight"]
 
 #: upper bound on the bytes of one column matrix; the batch is chunked to stay under it
-COLUMN_CAP_BYTES = 256 * 2**20
+COLUMN_CAP_BYTES = 4 * 2**20
 #: channels per group from which the channels-last layout is used (K-major below)
 CHANNELS_LAST_MIN_CHANNELS = 6
+#: K-major convs with this many output channels (one group) write NHWC output
+KMAJOR_NHWC_MIN_OUT = 16
+#: stride-1 channels-last convs with this many input channels per group take the image
+#: gradient as a forward correlation with the rotated kernel (:func:`_grad_input_by_rotation`)
+ROTATION_MIN_CHANNELS = 16
+#: ... while its work, (H*W) / (Ho*Wo) times the forward's, stays within this factor
+ROTATION_MAX_WASTE = 1.5
 #: stride-1 col2im is separable while the padded image is at most this many times the output
 SEPARABLE_MAX_WASTE = 2.0
 
@@ -106,6 +113,18 @@ class Geometry:
 def choose_channels_last(channels_per_group: int) -> bool:
     """The layout rule: channels-last from :data:`CHANNELS_LAST_MIN_CHANNELS` channels per group."""
     return channels_per_group >= CHANNELS_LAST_MIN_CHANNELS
+
+
+def output_channels_last(geo: Geometry) -> bool:
+    """Whether :func:`conv_forward` writes NHWC memory (else CNHW).
+
+    Channels-last convs do; so does a K-major conv (few input channels, e.g. an RGB stem) with
+    one group and at least :data:`KMAJOR_NHWC_MIN_OUT` outputs, so that the batch norm,
+    activation, residual add and next conv after it all see one layout (a mixed-layout add
+    or a transposing copy costs more than the transposed product). A narrow K-major conv
+    (LeNet's C1, 6 maps) stays CNHW, which its pooling reads fastest.
+    """
+    return geo.channels_last or (geo.groups == 1 and geo.o >= KMAJOR_NHWC_MIN_OUT)
 
 
 # --------------------------------------------------------------------------- layout helpers
@@ -196,9 +215,23 @@ def _weight_matrix(w: Any, geo: Geometry) -> Any:
 
 
 def _output_matrix(y: Any, geo: Geometry, rows: slice) -> Any:
-    """Samples ``rows`` of an (N, O, Ho, Wo) array as (g, M, O/g) channels-last or (g, O/g, M) K-major."""
+    """Samples ``rows`` of an (N, O, Ho, Wo) array as (g, M, O/g) channels-last or (g, O/g, M) K-major.
+
+    With one group the matrix is a strided view of y's NHWC or CNHW memory whenever BLAS can
+    read it as it is (a plain or transposed matrix); otherwise a workspace copy.
+    """
     y = y[rows]
     m = y.shape[0] * geo.ho * geo.wo
+    if geo.groups == 1:
+        item = y.itemsize
+        nhwc, cnhw = y.transpose(0, 2, 3, 1), y.transpose(1, 0, 2, 3)
+        mat = None
+        if nhwc.flags.c_contiguous:
+            mat = nhwc.reshape(m, geo.o)
+        elif cnhw.strides[1:] == (geo.ho * geo.wo * item, geo.wo * item, item):
+            mat = cnhw.reshape(geo.o, m).T  # (M, O) view, rows of O at a stride
+        if mat is not None:
+            return (mat if geo.channels_last else mat.T)[None]
     y = y.transpose(0, 2, 3, 1) if geo.channels_last else y.transpose(1, 0, 2, 3)
     if not y.flags.c_contiguous:
         y = _copy(y, "rows")
@@ -222,6 +255,13 @@ def _matmul_into(out: Any, a: Any, b: Any) -> None:
         out[...] = backend.get_array_module(a).matmul(a, b)
 
 
+def _matmul(a: Any, b: Any) -> Any:
+    """a @ b for (g, ., .) stacks; one group as a plain 2-D product (strided views go to BLAS as they are)."""
+    if a.shape[0] == 1:
+        return backend.get_array_module(a).matmul(a[0], b[0])[None]
+    return backend.get_array_module(a).matmul(a, b)
+
+
 def _rows_last(a: Any) -> Any:
     """Swap the last two axes (a free, BLAS-friendly transposed view)."""
     return a.swapaxes(-1, -2)
@@ -233,15 +273,16 @@ def _rows_last(a: Any) -> Any:
 def conv_forward(x: Any, w: Any, geo: Geometry) -> tuple[Any, list | None]:
     """Cross-correlate the image x (N, C, H, W) with w (O, C/g, kh, kw): (N, O, Ho, Wo), no bias.
 
-    Returns the output (an NCHW view of NHWC or CNHW memory) and, when the batch fit in one
-    chunk, ``[columns]`` for an immediate :func:`grad_weight` (workspace memory: valid only
-    until the next call into this module), else None.
+    Returns the output (an NCHW view of NHWC or CNHW memory, see :func:`output_channels_last`)
+    and, when the batch fit in one chunk, ``[columns]`` for an immediate :func:`grad_weight`
+    (workspace memory: valid only until the next call into this module), else None.
     """
     xp = backend.get_array_module(x)
     dtype = xp.result_type(x.dtype, w.dtype)
     chunks = geo.chunks(geo.column_size * dtype.itemsize)
     wmat = _weight_matrix(w, geo)
-    if geo.channels_last:
+    nhwc = output_channels_last(geo)
+    if nhwc:
         y = xp.empty((geo.n, geo.ho, geo.wo, geo.o), dtype=dtype)
     else:
         y = xp.empty((geo.o, geo.n, geo.ho, geo.wo), dtype=dtype)
@@ -249,9 +290,11 @@ def conv_forward(x: Any, w: Any, geo: Geometry) -> tuple[Any, list | None]:
         cols = _columns(_padded(x, geo, rows), geo)
         if geo.channels_last:
             _matmul_into(y[rows].reshape(-1, geo.groups, geo.og).swapaxes(0, 1), cols, wmat)  # (g, M, O/g)
+        elif nhwc:  # K-major columns, one group: y (M, O) = cols^T w^T
+            xp.matmul(_rows_last(cols[0]), _rows_last(wmat[0]), out=y[rows].reshape(-1, geo.o))
         else:
             _matmul_into(y[:, rows].reshape(geo.groups, geo.og, -1), wmat, cols)  # (g, O/g, M)
-    y = y.transpose(0, 3, 1, 2) if geo.channels_last else y.transpose(1, 0, 2, 3)
+    y = y.transpose(0, 3, 1, 2) if nhwc else y.transpose(1, 0, 2, 3)
     return y, ([cols] if len(chunks) == 1 else None)
 
 
@@ -269,9 +312,9 @@ def grad_weight(gy: Any, geo: Geometry, *, columns: list | None = None, image: A
         cols = columns[i] if columns is not None else _columns(_padded(image, geo, rows), geo)
         g_rows = _output_matrix(gy, geo, rows)
         if geo.channels_last:
-            gw += xp.matmul(_rows_last(cols), g_rows)  # (g, K, M) @ (g, M, O/g)
+            gw += _matmul(_rows_last(cols), g_rows)  # (g, K, M) @ (g, M, O/g)
         else:
-            gw += xp.matmul(g_rows, _rows_last(cols))  # (g, O/g, M) @ (g, M, K)
+            gw += _matmul(g_rows, _rows_last(cols))  # (g, O/g, M) @ (g, M, K)
     if geo.channels_last:
         gw = gw.reshape(geo.groups, geo.kh, geo.kw, geo.cg, geo.og).transpose(0, 4, 3, 1, 2)
     return gw.reshape(geo.o, geo.cg, geo.kh, geo.kw)
@@ -287,6 +330,8 @@ def grad_input(gy: Any, w: Any, geo: Geometry) -> Any:
     """
     xp = backend.get_array_module(gy)
     dtype = xp.result_type(gy.dtype, w.dtype)
+    if _rotation_applies(geo):
+        return _grad_input_by_rotation(gy, w, geo)
     if geo.sh == geo.sw == 1 and geo.hp * geo.wp <= SEPARABLE_MAX_WASTE * geo.ho * geo.wo:
         return _grad_input_separable(gy, w, geo, dtype)
     g, cg, og, kh, kw = geo.groups, geo.cg, geo.og, geo.kh, geo.kw
@@ -364,3 +409,39 @@ def _grad_input_separable(gy: Any, w: Any, geo: Geometry, dtype: Any) -> Any:
             gx[:, :, start + v * dw:start + v * dw + n * plane] += t[:, v]
     gx = gx[:, :, :geo.n * plane].reshape(geo.c, geo.n, geo.hp, geo.wp)
     return gx[:, :, geo.top:geo.top + geo.h, geo.left:geo.left + geo.w].transpose(1, 0, 2, 3)
+
+
+def _rotation_pads(geo: Geometry) -> tuple:
+    """(top, bottom, left, right) zeros around gy for the rotated-kernel correlation of a stride-1 conv."""
+    dkh, dkw = geo.dh * (geo.kh - 1) + 1, geo.dw * (geo.kw - 1) + 1
+    return (dkh - 1 - geo.top, dkh - 1 - (geo.hp - geo.top - geo.h),
+            dkw - 1 - geo.left, dkw - 1 - (geo.wp - geo.left - geo.w))
+
+
+def _rotation_applies(geo: Geometry) -> bool:
+    """Stride 1, wide enough, little waste, every window reached, no more padding than the kernel spans."""
+    if not (geo.sh == geo.sw == 1 and geo.channels_last and geo.cg >= ROTATION_MIN_CHANNELS
+            and geo.h * geo.w <= ROTATION_MAX_WASTE * geo.ho * geo.wo):
+        return False
+    exact = (geo.ho, geo.wo) == (geo.hp - geo.dh * (geo.kh - 1), geo.wp - geo.dw * (geo.kw - 1))
+    return exact and min(_rotation_pads(geo)) >= 0
+
+
+def _grad_input_by_rotation(gy: Any, w: Any, geo: Geometry) -> Any:
+    r"""Stride-1 image gradient as a forward correlation: the conv's own fast path, run backwards.
+
+    With stride 1, :math:`g_x[n, c, y, x] = \sum_{o, u, v} \tilde g_y[n, o, y + u d_h, x + v d_w]\,
+    w[o, c, k_H - 1 - u, k_W - 1 - v]`, where :math:`\tilde g_y` is gy zero-padded by
+    :math:`d_k - 1 - p_{before}` before and :math:`d_k - 1 - p_{after}` after on each axis (a
+    "full" correlation when the forward was "valid"). That is conv_forward on gy with the
+    kernel rotated by 180 degrees and its two channel axes swapped (per group), so the
+    image gradient gets the forward's cache-sized chunks, one GEMM per chunk and its
+    channels-last output, instead of col2im's kh*kw strided adds.
+    """
+    g, og, cg, kh, kw = geo.groups, geo.og, geo.cg, geo.kh, geo.kw
+    top, bottom, left, right = _rotation_pads(geo)
+    w_rot = w.reshape(g, og, cg, kh, kw).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1].reshape(geo.c, og, kh, kw)
+    rotated = Geometry(n=geo.n, c=geo.o, o=geo.c, groups=g, kh=kh, kw=kw, sh=1, sw=1, dh=geo.dh, dw=geo.dw,
+                       h=geo.ho, w=geo.wo, top=top, left=left, hp=geo.ho + top + bottom, wp=geo.wo + left + right,
+                       ho=geo.h, wo=geo.w, channels_last=choose_channels_last(og))
+    return conv_forward(gy, w_rot, rotated)[0]

@@ -102,12 +102,27 @@ def _resized(shape: tuple, axis: int, size: int) -> tuple:
     return tuple(shape)
 
 
+def _empty_as(like: Any, shape: tuple, *, zero: bool = False) -> Any:
+    """An array of ``shape`` whose axes lie in memory in the order of ``like``'s (NCHW, NHWC, CNHW, ...).
+
+    A gradient (or padded copy) keeps its tensor's layout, so that the next ufunc over both
+    runs over contiguous memory instead of transposing on the fly.
+    """
+    xp = backend.get_array_module(like)
+    order = sorted(range(like.ndim), key=lambda i: -like.strides[i])  # outermost axis first
+    make = xp.zeros if zero else xp.empty
+    out = make(tuple(shape[i] for i in order), dtype=like.dtype)
+    inverse = [0] * like.ndim
+    for position, axis in enumerate(order):
+        inverse[axis] = position
+    return out.transpose(inverse)
+
+
 def _pad(a: Any, axis: int, g: PoolAxis, value: float) -> Any:
     """``a`` padded along ``axis`` to ``g.padded`` with ``value`` (``a`` itself when no pad is needed)."""
     if g.padding == 0 and g.right == 0:
         return a
-    xp = backend.get_array_module(a)
-    out = xp.empty(_resized(a.shape, axis, g.padded), dtype=a.dtype)
+    out = _empty_as(a, _resized(a.shape, axis, g.padded))
     out[_at(axis, slice(0, g.padding))] = value  # fill only the borders: one write per element
     out[_at(axis, slice(g.padding + g.length, None))] = value
     out[_at(axis, slice(g.padding, g.padding + g.length))] = a
@@ -153,8 +168,7 @@ def _is_winner(winner: Any, j: int) -> Any:
 
 
 def _unpass_buffer(gm: Any, axis: int, g: PoolAxis) -> Any:
-    xp = backend.get_array_module(gm)
-    return (xp.empty if g.tiled else xp.zeros)(_resized(gm.shape, axis, g.padded), dtype=gm.dtype)
+    return _empty_as(gm, _resized(gm.shape, axis, g.padded), zero=not g.tiled)
 
 
 def _max_unpass(gm: Any, winner: Any, axis: int, g: PoolAxis) -> Any:

@@ -175,6 +175,14 @@ CASES = [
     _conv_case("conv2d-channels-last-groups2", 2, [(1, 12, 3, 3), (2, 12, 3, 2)], (4, 6, 2, 2), groups=2,
                stride=(1, 2), padding="same"),
     _conv_case("conv2d-channels-last-dilation", 2, [(1, 6, 5, 5), (2, 6, 4, 5)], (2, 6, 2, 2), dilation=2),
+    # 16+ input channels, stride 1: the image gradient is the rotated-kernel correlation
+    _conv_case("conv2d-rotated-gradient", 2, [(2, 16, 4, 4), (1, 16, 3, 5)], (3, 16, 3, 3), padding=1),
+    _conv_case("conv2d-rotated-gradient-same-even", 2, [(1, 16, 4, 5), (2, 16, 3, 3)], (2, 16, 2, 4), padding="same",
+               dilation=(2, 1)),
+    _conv_case("conv2d-rotated-gradient-full-groups", 2, [(1, 32, 3, 3), (2, 32, 2, 4)], (4, 16, 2, 3),
+               padding="full", groups=2),
+    # few input channels, 16+ outputs: a K-major conv whose output lands channels-last
+    _conv_case("conv2d-k-major-nhwc-output", 2, [(2, 3, 4, 4), (1, 3, 3, 5)], (16, 3, 3, 3), padding=1),
     # conv1d
     _conv_case("conv1d", 1, _X1, (4, 3, 3)),
     _conv_case("conv1d-no-bias", 1, _X1, (4, 3, 3), bias=False),
