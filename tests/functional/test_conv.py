@@ -4,6 +4,7 @@ example, both memory layouts, batch chunking, the adjoint identity, and the erro
 from __future__ import annotations
 
 import concurrent.futures
+import gc
 import math
 
 import numpy as np
@@ -394,3 +395,69 @@ def test_bad_calls_raise_typed_errors_before_any_work(monkeypatch, call, error, 
         monkeypatch.setattr(_im2col, name, fail)
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("threshold", [1, 10**6], ids=["channels-last", "k-major"])
+@pytest.mark.parametrize("name, op, x_shape, w_shape, kw", _CONVS[:3], ids=[c[0] for c in _CONVS[:3]])
+def test_kept_columns_equal_rebuilt_ones(rng, monkeypatch, threshold, name, op, x_shape, w_shape, kw):
+    monkeypatch.setattr(_im2col, "CHANNELS_LAST_MIN_CHANNELS", threshold)
+    monkeypatch.setattr(_im2col, "COLUMN_CAP_BYTES", 1)  # kept columns are filled chunk by chunk
+    x, w, b = _inputs(rng, x_shape, w_shape, op, kw)
+    results, kept = [], []
+    real = _workspace.keep
+    monkeypatch.setattr(_workspace, "keep", lambda *a: kept.append(1) or real(*a))
+    for cap in (0, 2**30):  # rebuilt in backward, then kept from the forward (one group only)
+        monkeypatch.setattr(_im2col, "KEEP_COLUMNS_MAX_BYTES", cap)
+        results.append(_run(op, x, w, b, **kw))
+    assert len(kept) == (kw.get("groups", 1) == 1)
+    for a, b_ in zip(*results):
+        np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-12)
+
+
+def test_kept_columns_are_reused_and_survive_a_retained_graph(rng):
+    from lucidnn import nn
+
+    _workspace.clear_workspace()
+    x = lucidnn.tensor(rng.standard_normal((4, 8, 6, 6)).astype(np.float32), requires_grad=True)
+    conv = nn.Conv2d(8, 8, 3, padding=1)
+    y = conv(x)
+    y.sum().backward(retain_graph=True)  # a retained graph keeps its columns: a second backward sees them
+    grad = conv.weight.grad.numpy().copy()
+    conv.weight.grad = None
+    y.sum().backward()
+    np.testing.assert_allclose(conv.weight.grad.numpy(), grad, rtol=1e-6)
+    first = None
+    for _ in range(3):
+        y = conv(x)
+        buffer = y._ctx.columns[0]
+        first = buffer if first is None else first
+        assert np.shares_memory(buffer, first)  # the pool hands the same pages back every step
+        y.sum().backward()
+    assert _workspace.kept_bytes() == 0
+    y = conv(x)
+    assert _workspace.kept_bytes() == buffer.nbytes
+    del y  # a graph dropped without backward frees its columns
+    gc.collect()
+    assert _workspace.kept_bytes() == 0
+    with lucidnn.no_grad():
+        assert conv(x)._ctx is None  # no graph, nothing kept
+
+
+def test_kept_columns_stay_within_the_budget(rng, monkeypatch):
+    from lucidnn import nn
+
+    _workspace.clear_workspace()
+    x = lucidnn.tensor(rng.standard_normal((4, 8, 6, 6)).astype(np.float32), requires_grad=True)
+    net = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.Conv2d(8, 8, 3, padding=1))
+    one = 4 * 36 * 72 * 4  # N*Ho*Wo x kh*kw*C float32
+    monkeypatch.setattr(_im2col, "KEEP_COLUMNS_MAX_BYTES", one)
+    y = net(x)
+    assert y._ctx.columns is None and y._ctx.inputs[0]._ctx.columns is not None  # the second conv rebuilds
+    y.sum().backward()
+    grads = [p.grad.numpy().copy() for p in (net[0].weight, net[1].weight)]
+    monkeypatch.setattr(_im2col, "KEEP_COLUMNS_MAX_BYTES", 0)
+    for p in net.parameters():
+        p.grad = None
+    net(x).sum().backward()
+    for p, g in zip((net[0].weight, net[1].weight), grads):
+        np.testing.assert_allclose(p.grad.numpy(), g, rtol=1e-6, atol=1e-6)

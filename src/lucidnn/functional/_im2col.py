@@ -49,6 +49,9 @@ __all__ = ["Geometry", "choose_channels_last", "clear_workspace", "conv_forward"
 
 #: upper bound on the bytes of one column matrix; the batch is chunked to stay under it
 COLUMN_CAP_BYTES = 4 * 2**20
+#: the forwards of a graph keep their columns for the weight gradients up to this many bytes
+#: in all (per thread); past it, backward rebuilds them chunk by chunk
+KEEP_COLUMNS_MAX_BYTES = 512 * 2**20
 #: channels per group from which the channels-last layout is used (K-major below)
 CHANNELS_LAST_MIN_CHANNELS = 6
 #: K-major convs with this many output channels (one group) write NHWC output
@@ -174,12 +177,12 @@ def _border(a: Any, geo: Geometry, axes: tuple) -> list:
     return [s for s in strips if s.size]
 
 
-def _columns(padded: Any, geo: Geometry) -> Any:
+def _columns(padded: Any, geo: Geometry, out: Any = None) -> Any:
     """The column matrices of a padded chunk: (g, M, K) channels-last, (g, K, M) K-major.
 
     M = n*Ho*Wo output pixels, K = kh*kw*C/g ordered (kh, kw, C/g) channels-last and
     (C/g, kh, kw) K-major. Built as one strided view (no loop over pixels) copied into the
-    workspace.
+    workspace, or into ``out`` (a slice of kept columns).
     """
     xp = backend.get_array_module(padded)
     g, cg, geo_k = geo.groups, geo.cg, geo.kh * geo.kw * geo.cg
@@ -201,8 +204,10 @@ def _columns(padded: Any, geo: Geometry) -> Any:
         shape = (g, cg, geo.kh, geo.kw, n, geo.ho, geo.wo)
         strides = (cg * s_c, s_c, geo.dh * s_h, geo.dw * s_w, s_n, geo.sh * s_h, geo.sw * s_w)
         out_shape = (g, geo_k, n * geo.ho * geo.wo)
-    cols = _scratch(padded, "columns", out_shape, padded.dtype)
-    cols.reshape(shape)[...] = xp.lib.stride_tricks.as_strided(padded, shape, strides)  # the copy
+    cols = _scratch(padded, "columns", out_shape, padded.dtype) if out is None else out
+    target = cols.view()
+    target.shape = shape  # raises rather than copy if ``out`` is a view that cannot take the shape
+    target[...] = xp.lib.stride_tricks.as_strided(padded, shape, strides)  # the copy
     return cols
 
 
@@ -270,12 +275,27 @@ def _rows_last(a: Any) -> Any:
 # --------------------------------------------------------------------------- the three operations
 
 
-def conv_forward(x: Any, w: Any, geo: Geometry) -> tuple[Any, list | None]:
+def column_shape(geo: Geometry) -> tuple:
+    """Shape of the whole batch's column matrices: (g, M, K) channels-last, (g, K, M) K-major."""
+    m, k = geo.n * geo.ho * geo.wo, geo.kh * geo.kw * geo.cg
+    return (geo.groups, m, k) if geo.channels_last else (geo.groups, k, m)
+
+
+def keeps_columns(geo: Geometry, itemsize: int, kept: int) -> bool:
+    """Whether a forward should keep its columns for the weight gradient, ``kept`` bytes being
+    held already: one group, and all kept columns within :data:`KEEP_COLUMNS_MAX_BYTES`.
+    Reading them back beats building them again (ResNet step -16%, LeNet-5 -11%)."""
+    return geo.groups == 1 and kept + geo.column_size * geo.n * itemsize <= KEEP_COLUMNS_MAX_BYTES
+
+
+def conv_forward(x: Any, w: Any, geo: Geometry, *, keep: Any = None) -> tuple[Any, list | None]:
     """Cross-correlate the image x (N, C, H, W) with w (O, C/g, kh, kw): (N, O, Ho, Wo), no bias.
 
     Returns the output (an NCHW view of NHWC or CNHW memory, see :func:`output_channels_last`)
-    and, when the batch fit in one chunk, ``[columns]`` for an immediate :func:`grad_weight`
-    (workspace memory: valid only until the next call into this module), else None.
+    and ``[columns]`` of the whole batch for :func:`grad_weight`, or None. The columns are
+    ``keep`` (an array of :func:`column_shape`, filled chunk by chunk) when it is given, else
+    workspace memory, valid only until the next call into this module, when the batch fit in
+    one chunk.
     """
     xp = backend.get_array_module(x)
     dtype = xp.result_type(x.dtype, w.dtype)
@@ -286,8 +306,13 @@ def conv_forward(x: Any, w: Any, geo: Geometry) -> tuple[Any, list | None]:
         y = xp.empty((geo.n, geo.ho, geo.wo, geo.o), dtype=dtype)
     else:
         y = xp.empty((geo.o, geo.n, geo.ho, geo.wo), dtype=dtype)
+    pixels = geo.ho * geo.wo
     for rows in chunks:
-        cols = _columns(_padded(x, geo, rows), geo)
+        out = None
+        if keep is not None:
+            m = slice(rows.start * pixels, rows.stop * pixels)
+            out = keep[:, m] if geo.channels_last else keep[:, :, m]
+        cols = _columns(_padded(x, geo, rows), geo, out)
         if geo.channels_last:
             _matmul_into(y[rows].reshape(-1, geo.groups, geo.og).swapaxes(0, 1), cols, wmat)  # (g, M, O/g)
         elif nhwc:  # K-major columns, one group: y (M, O) = cols^T w^T
@@ -295,21 +320,25 @@ def conv_forward(x: Any, w: Any, geo: Geometry) -> tuple[Any, list | None]:
         else:
             _matmul_into(y[:, rows].reshape(geo.groups, geo.og, -1), wmat, cols)  # (g, O/g, M)
     y = y.transpose(0, 3, 1, 2) if nhwc else y.transpose(1, 0, 2, 3)
+    if keep is not None:
+        return y, [keep]
     return y, ([cols] if len(chunks) == 1 else None)
 
 
 def grad_weight(gy: Any, geo: Geometry, *, columns: list | None = None, image: Any = None) -> Any:
     r"""gW = \sum_{pixels} gy \otimes column: (O, C/g, kh, kw), one GEMM per group and chunk.
 
-    ``gy`` (N, O, Ho, Wo) is the columns side; the columns come from ``columns`` (just
-    returned by :func:`conv_forward`) or are rebuilt chunk by chunk from ``image`` (N, C, H, W).
+    ``gy`` (N, O, Ho, Wo) is the columns side; the columns come from ``columns`` (the whole
+    batch's, as returned by :func:`conv_forward`) or are rebuilt chunk by chunk from ``image``
+    (N, C, H, W).
     """
     xp = backend.get_array_module(gy)
     k = geo.kh * geo.kw * geo.cg
     shape = (geo.groups, k, geo.og) if geo.channels_last else (geo.groups, geo.og, k)
     gw = xp.zeros(shape, dtype=gy.dtype)
-    for i, rows in enumerate(geo.chunks(geo.column_size * gy.dtype.itemsize)):
-        cols = columns[i] if columns is not None else _columns(_padded(image, geo, rows), geo)
+    chunks = [slice(0, geo.n)] if columns is not None else geo.chunks(geo.column_size * gy.dtype.itemsize)
+    for rows in chunks:
+        cols = columns[0] if columns is not None else _columns(_padded(image, geo, rows), geo)
         g_rows = _output_matrix(gy, geo, rows)
         if geo.channels_last:
             gw += _matmul(_rows_last(cols), g_rows)  # (g, K, M) @ (g, M, O/g)

@@ -38,7 +38,8 @@ from lucidnn import backend
 from lucidnn.autograd.function import Function
 from lucidnn.autograd.tensor import Tensor
 from lucidnn.errors import DTypeError, ShapeError
-from lucidnn.functional import _im2col
+from lucidnn.autograd import grad_mode
+from lucidnn.functional import _im2col, _workspace
 from lucidnn.functional._im2col import Geometry
 
 PADDING_MODES = ("valid", "same", "full")
@@ -53,11 +54,16 @@ class Conv2dFn(Function):
     stride, padding, dilation, groups, layout) comes from the wrapper, which validated it.
     """
 
-    def forward(self, x, w, *b, geometry: Geometry, flip: bool):
+    def forward(self, x, w, *b, geometry: Geometry, flip: bool, keep_columns: bool = False):
         if flip:
             w = w[:, :, ::-1, ::-1]
-        # the columns are rebuilt in backward: cheaper than keeping fresh memory (see _im2col)
-        y, _ = _im2col.conv_forward(x, w, geometry)
+        # small column matrices are kept for the weight gradient in a reused buffer; large ones
+        # are rebuilt there chunk by chunk, which beats holding (and faulting in) fresh memory
+        kept = None
+        if keep_columns and _im2col.keeps_columns(geometry, x.dtype.itemsize, _workspace.kept_bytes()):
+            kept = _workspace.keep(x, _im2col.column_shape(geometry), x.dtype)
+        y, columns = _im2col.conv_forward(x, w, geometry, keep=kept)
+        self.columns = columns if kept is not None else None
         self.x, self.w, self.geometry, self.flip, self.has_bias = x, w, geometry, flip, bool(b)
         if b:
             y += b[0].reshape(1, -1, 1, 1)
@@ -68,19 +74,26 @@ class Conv2dFn(Function):
         gx = _im2col.grad_input(gy, self.w, self.geometry) if needs[0] else None
         gw = None
         if needs[1]:
-            gw = _im2col.grad_weight(gy, self.geometry, image=self.x)
+            gw = _im2col.grad_weight(gy, self.geometry, columns=self.columns, image=self.x)
             if self.flip:
                 gw = gw[:, :, ::-1, ::-1]
         if not self.has_bias:
             return gx, gw
         return gx, gw, (gy.sum(axis=(0, 2, 3)) if needs[2] else None)
 
+    def release(self) -> None:
+        columns = self.__dict__.get("columns")
+        if columns is not None:
+            _workspace.give_back(columns[0])
+        super().release()
+
 
 class Conv1dFn(Conv2dFn):
     r"""conv2d on (N, C, 1, L): y = x \star w + b over one axis; same gradients."""
 
-    def forward(self, x, w, *b, geometry: Geometry, flip: bool):
-        return super().forward(x[:, :, None], w[:, :, None], *b, geometry=geometry, flip=flip)[:, :, 0]
+    def forward(self, x, w, *b, geometry: Geometry, flip: bool, keep_columns: bool = False):
+        return super().forward(x[:, :, None], w[:, :, None], *b, geometry=geometry, flip=flip,
+                               keep_columns=keep_columns)[:, :, 0]
 
     def backward(self, gy):
         gx, gw, *gb = super().backward(gy[:, :, None])
@@ -210,7 +223,8 @@ def _conv(op: str, fn: type, spatial: int, x: Tensor, weight: Tensor, bias: Tens
     geometry = conv_geometry(op, x, weight, stride, padding, dilation, groups)
     check_bias(op, bias, weight, weight.shape[0])
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    return fn.apply(*inputs, geometry=geometry, flip=bool(flip))
+    keep_columns = grad_mode.is_grad_enabled() and weight.requires_grad
+    return fn.apply(*inputs, geometry=geometry, flip=bool(flip), keep_columns=keep_columns)
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,
