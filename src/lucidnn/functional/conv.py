@@ -35,10 +35,10 @@ import numbers
 from typing import Any
 
 from lucidnn import backend
+from lucidnn.autograd import grad_mode
 from lucidnn.autograd.function import Function
 from lucidnn.autograd.tensor import Tensor
 from lucidnn.errors import DTypeError, ShapeError
-from lucidnn.autograd import grad_mode
 from lucidnn.functional import _im2col, _workspace
 from lucidnn.functional._im2col import Geometry
 
