@@ -406,10 +406,10 @@ def test_kept_columns_equal_rebuilt_ones(rng, monkeypatch, threshold, name, op, 
     results, kept = [], []
     real = _workspace.keep
     monkeypatch.setattr(_workspace, "keep", lambda *a: kept.append(1) or real(*a))
-    for cap in (0, 2**30):  # rebuilt in backward, then kept from the forward (one group only)
+    for cap in (0, 2**30):  # rebuilt in backward, then kept from the forward
         monkeypatch.setattr(_im2col, "KEEP_COLUMNS_MAX_BYTES", cap)
         results.append(_run(op, x, w, b, **kw))
-    assert len(kept) == (kw.get("groups", 1) == 1)
+    assert len(kept) == 1
     for a, b_ in zip(*results):
         np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-12)
 
@@ -461,3 +461,29 @@ def test_kept_columns_stay_within_the_budget(rng, monkeypatch):
     net(x).sum().backward()
     for p, g in zip((net[0].weight, net[1].weight), grads):
         np.testing.assert_allclose(p.grad.numpy(), g, rtol=1e-6, atol=1e-6)
+
+
+_ONE_CHANNEL = [
+    ("lenet-c1", F.conv2d, (3, 1, 8, 7), (4, 1, 5, 5), dict(padding=2)),
+    ("full-flip", F.conv2d, (2, 1, 4, 5), (3, 1, 3, 2), dict(padding="full", flip=True)),
+    ("same-even", F.conv2d, (2, 1, 5, 6), (2, 1, 2, 4), dict(padding="same")),
+    ("conv1d", F.conv1d, (3, 1, 9), (2, 1, 3), dict(padding=1)),
+]
+
+
+@pytest.mark.parametrize("keep", [0, 2**30], ids=["rebuilt", "kept"])
+@pytest.mark.parametrize("name, op, x_shape, w_shape, kw", _ONE_CHANNEL, ids=[c[0] for c in _ONE_CHANNEL])
+def test_single_channel_row_toeplitz_path_agrees_with_im2col(rng, monkeypatch, keep, name, op, x_shape, w_shape,
+                                                              kw):
+    monkeypatch.setattr(_im2col, "KEEP_COLUMNS_MAX_BYTES", keep)
+    x, w, b = _inputs(rng, x_shape, w_shape, op, kw)
+    calls = []
+    real = _im2col.rows_forward
+    monkeypatch.setattr(_im2col, "rows_forward", lambda *a, **k: calls.append(1) or real(*a, **k))
+    results = []
+    for band in (2**18, 0):  # the row-Toeplitz GEMM, then im2col
+        monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", band)
+        results.append(_run(op, x, w, b, **kw))
+    assert calls
+    for a, b_ in zip(*results):
+        np.testing.assert_allclose(a, b_, rtol=1e-11, atol=1e-11)

@@ -59,10 +59,17 @@ class Conv2dFn(Function):
             w = w[:, :, ::-1, ::-1]
         # small column matrices are kept for the weight gradient in a reused buffer; large ones
         # are rebuilt there chunk by chunk, which beats holding (and faulting in) fresh memory
+        self.rows = _im2col.rows_apply(geometry)  # one input channel: the row-Toeplitz GEMM
+        shape = ((geometry.n * geometry.ho, geometry.kh * geometry.wp) if self.rows
+                 else _im2col.column_shape(geometry))
         kept = None
-        if keep_columns and _im2col.keeps_columns(geometry, x.dtype.itemsize, _workspace.kept_bytes()):
-            kept = _workspace.keep(x, _im2col.column_shape(geometry), x.dtype)
-        y, columns = _im2col.conv_forward(x, w, geometry, keep=kept)
+        if keep_columns and _im2col.keeps_columns(shape, x.dtype.itemsize, _workspace.kept_bytes()):
+            kept = _workspace.keep(x, shape, x.dtype)
+        if self.rows:
+            y, columns = _im2col.rows_forward(x, w, geometry, keep=kept)
+            columns = [columns]
+        else:
+            y, columns = _im2col.conv_forward(x, w, geometry, keep=kept)
         self.columns = columns if kept is not None else None
         self.x, self.w, self.geometry, self.flip, self.has_bias = x, w, geometry, flip, bool(b)
         if b:
@@ -74,7 +81,12 @@ class Conv2dFn(Function):
         gx = _im2col.grad_input(gy, self.w, self.geometry) if needs[0] else None
         gw = None
         if needs[1]:
-            gw = _im2col.grad_weight(gy, self.geometry, columns=self.columns, image=self.x)
+            if self.rows:
+                rows = self.columns[0] if self.columns is not None else \
+                    _im2col.rows_forward(self.x, self.w, self.geometry)[1]
+                gw = _im2col.rows_grad_weight(gy, self.geometry, rows)
+            else:
+                gw = _im2col.grad_weight(gy, self.geometry, columns=self.columns, image=self.x)
             if self.flip:
                 gw = gw[:, :, ::-1, ::-1]
         if not self.has_bias:

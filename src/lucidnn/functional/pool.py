@@ -102,17 +102,22 @@ def _resized(shape: tuple, axis: int, size: int) -> tuple:
     return tuple(shape)
 
 
-def _empty_as(like: Any, shape: tuple, *, zero: bool = False) -> Any:
-    """An array of ``shape`` whose axes lie in memory in the order of ``like``'s (NCHW, NHWC, CNHW, ...).
+def _order(a: Any) -> tuple:
+    """The axes of ``a`` from the outermost in memory to the innermost (NCHW, NHWC, CNHW, ...)."""
+    return tuple(sorted(range(a.ndim), key=lambda i: -a.strides[i]))
+
+
+def _empty_as(like: Any, shape: tuple, *, zero: bool = False, order: tuple | None = None) -> Any:
+    """An array of ``shape`` whose axes lie in memory in ``order`` (by default ``like``'s order).
 
     A gradient (or padded copy) keeps its tensor's layout, so that the next ufunc over both
     runs over contiguous memory instead of transposing on the fly.
     """
     xp = backend.get_array_module(like)
-    order = sorted(range(like.ndim), key=lambda i: -like.strides[i])  # outermost axis first
+    order = _order(like) if order is None else order
     make = xp.zeros if zero else xp.empty
     out = make(tuple(shape[i] for i in order), dtype=like.dtype)
-    inverse = [0] * like.ndim
+    inverse = [0] * len(order)
     for position, axis in enumerate(order):
         inverse[axis] = position
     return out.transpose(inverse)
@@ -167,14 +172,15 @@ def _is_winner(winner: Any, j: int) -> Any:
     return winner == j
 
 
-def _unpass_buffer(gm: Any, axis: int, g: PoolAxis) -> Any:
-    return _empty_as(gm, _resized(gm.shape, axis, g.padded), zero=not g.tiled)
+def _unpass_buffer(gm: Any, axis: int, g: PoolAxis, order: tuple | None) -> Any:
+    """The pass input's gradient buffer, in ``order`` (the layout of that input) or else gm's."""
+    return _empty_as(gm, _resized(gm.shape, axis, g.padded), zero=not g.tiled, order=order)
 
 
-def _max_unpass(gm: Any, winner: Any, axis: int, g: PoolAxis) -> Any:
+def _max_unpass(gm: Any, winner: Any, axis: int, g: PoolAxis, order: tuple | None = None) -> Any:
     """Send each window's gradient to its winning tap: the backward of :func:`_max_pass`."""
     xp = backend.get_array_module(gm)
-    ga = _unpass_buffer(gm, axis, g)
+    ga = _unpass_buffer(gm, axis, g, order)
     if g.kernel == 2 and g.disjoint:  # the common 2x2 case: tap 0 gets gy - (what tap 1 got), no ~mask array
         second = ga[_at(axis, g.window(1))]
         xp.multiply(gm, winner, out=second)
@@ -202,9 +208,9 @@ def _sum_pass(a: Any, axis: int, g: PoolAxis) -> Any:
     return s
 
 
-def _sum_unpass(gs: Any, axis: int, g: PoolAxis) -> Any:
+def _sum_unpass(gs: Any, axis: int, g: PoolAxis, order: tuple | None = None) -> Any:
     """Spread each window's gradient over its taps: the backward of :func:`_sum_pass`."""
-    ga = _unpass_buffer(gs, axis, g)
+    ga = _unpass_buffer(gs, axis, g, order)
     for j in range(g.kernel):
         dst = ga[_at(axis, g.window(j))]
         if g.first_touch(j):
@@ -231,17 +237,18 @@ class MaxPoolFn(Function):
 
     def forward(self, x, *, axes):
         self.axes = axes
-        self.winners = []
+        self.winners, self.orders = [], []  # per pass: winner offsets, the pass input's layout
         y = x
         for axis, g in _passes(axes):
+            self.orders.append(_order(y))
             y, winner = _max_pass(y, axis, g)
             self.winners.append(winner)
         return y
 
     def backward(self, gy):
         g = gy
-        for (axis, geom), winner in reversed(list(zip(_passes(self.axes), self.winners))):
-            g = _max_unpass(g, winner, axis, geom)
+        for (axis, geom), winner, order in reversed(list(zip(_passes(self.axes), self.winners, self.orders))):
+            g = _max_unpass(g, winner, axis, geom, order)
         return (g,)
 
 
@@ -255,16 +262,18 @@ class AvgPoolFn(Function):
         xp = backend.get_array_module(x)
         self.axes = axes
         self.inv_divisor = xp.asarray(inv_divisor, dtype=x.dtype)
+        self.orders = []  # per pass: the layout of its input
         y = x
         for axis, g in _passes(axes):
+            self.orders.append(_order(y))
             y = _sum_pass(y, axis, g)
         y *= self.inv_divisor
         return y
 
     def backward(self, gy):
         g = gy * self.inv_divisor
-        for axis, geom in reversed(_passes(self.axes)):
-            g = _sum_unpass(g, axis, geom)
+        for (axis, geom), order in reversed(list(zip(_passes(self.axes), self.orders))):
+            g = _sum_unpass(g, axis, geom, order)
         return (g,)
 
 
