@@ -43,6 +43,7 @@ from typing import Any
 
 from lucidnn import backend
 from lucidnn.functional._workspace import clear_workspace
+from lucidnn.functional._workspace import output as _output
 from lucidnn.functional._workspace import scratch as _scratch
 
 __all__ = ["Geometry", "choose_channels_last", "clear_workspace", "conv_forward", "grad_input", "grad_weight"]
@@ -309,10 +310,7 @@ def conv_forward(x: Any, w: Any, geo: Geometry, *, keep: Any = None) -> tuple[An
     chunks = geo.chunks(geo.column_size * dtype.itemsize)
     wmat = _weight_matrix(w, geo)
     nhwc = output_channels_last(geo)
-    if nhwc:
-        y = xp.empty((geo.n, geo.ho, geo.wo, geo.o), dtype=dtype)
-    else:
-        y = xp.empty((geo.o, geo.n, geo.ho, geo.wo), dtype=dtype)
+    y = _output(x, (geo.n, geo.ho, geo.wo, geo.o) if nhwc else (geo.o, geo.n, geo.ho, geo.wo), dtype)
     pixels = geo.ho * geo.wo
     for rows in chunks:
         out = None
@@ -374,11 +372,11 @@ def grad_input(gy: Any, w: Any, geo: Geometry) -> Any:
     rows_h = [slice(u * geo.dh, u * geo.dh + (geo.ho - 1) * geo.sh + 1, geo.sh) for u in range(kh)]
     rows_w = [slice(v * geo.dw, v * geo.dw + (geo.wo - 1) * geo.sw + 1, geo.sw) for v in range(kw)]
     if geo.channels_last:
-        gx = xp.zeros((geo.n, geo.hp, geo.wp, geo.c), dtype=dtype)
+        gx = _output(gy, (geo.n, geo.hp, geo.wp, geo.c), dtype, zero=True)
         # (g, kh*kw, O/g, C/g): one (O/g, C/g) matrix per kernel offset
         w_slabs = w.reshape(g, og, cg, kh, kw).transpose(0, 3, 4, 1, 2).reshape(g, kh * kw, og, cg)
     else:
-        gx = xp.zeros((geo.c, geo.n, geo.hp, geo.wp), dtype=dtype)
+        gx = _output(gy, (geo.c, geo.n, geo.hp, geo.wp), dtype, zero=True)
         w_t = _rows_last(_weight_matrix(w, geo))  # (g, K, O/g)
     for rows in geo.chunks(geo.column_size * dtype.itemsize):
         g_rows = _output_matrix(gy, geo, rows)
@@ -422,7 +420,7 @@ def _grad_input_separable(gy: Any, w: Any, geo: Geometry, dtype: Any) -> Any:
     plane, top_rows = geo.hp * geo.wp, (kh - 1) * dh
     # w_sep[g, (v, c), (o, u')] = w[o, c, kh-1-u', v]
     w_sep = w[:, :, ::-1].reshape(g, og, cg, kh, kw).transpose(0, 4, 2, 1, 3).reshape(g, kw * cg, og * kh)
-    gx = xp.zeros((g, cg, geo.n * plane + (kw - 1) * dw), dtype=dtype)
+    gx = _output(gy, (g, cg, geo.n * plane + (kw - 1) * dw), dtype, zero=True)
     gy_c = gy.transpose(1, 0, 2, 3)  # (O, N, Ho, Wo)
     # per sample: the padded gy, its row-gathered columns and the GEMM's result
     per_sample = geo.o * (geo.hp + top_rows) * geo.wp + (geo.o * kh + geo.c * kw) * plane
@@ -532,7 +530,7 @@ def rows_forward(x: Any, w: Any, geo: Geometry, *, keep: Any = None) -> tuple[An
         padded = _copy(padded, "image")
         s_n, s_h, s_w = padded.strides
     rows.reshape(shape)[...] = xp.lib.stride_tricks.as_strided(padded, shape, (s_n, s_h, s_w))
-    y = xp.matmul(rows, band)  # (N*Ho, O*Wo): memory (n, i, o, j)
+    y = xp.matmul(rows, band, out=_output(x, (geo.n * geo.ho, geo.o * geo.wo), dtype))  # memory (n, i, o, j)
     return y.reshape(geo.n, geo.ho, geo.o, geo.wo).transpose(0, 2, 1, 3), rows
 
 

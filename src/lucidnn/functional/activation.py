@@ -21,6 +21,7 @@ from lucidnn import backend
 from lucidnn.autograd.function import Function, unbroadcast
 from lucidnn.autograd.tensor import Tensor
 from lucidnn.errors import DTypeError, ShapeError
+from lucidnn.functional._workspace import output_as
 
 _np = backend.numpy
 
@@ -72,14 +73,15 @@ class ReluFn(Function):
 
     def forward(self, x):
         # greater + multiply beats np.maximum(x, 0) by ~1.45x (PERFORMANCE.md)
-        self.positive = x > 0
-        return x * self.positive
+        xp = backend.get_array_module(x)
+        self.positive = xp.greater(x, 0, out=output_as(x, bool))
+        return xp.multiply(x, self.positive, out=output_as(x))
 
     def backward(self, gy):
         # the result takes x's memory layout (a channels-last x gets a channels-last gradient)
         # even when gy arrives transposed, so the layers below work on matching layouts
         xp = backend.get_array_module(gy)
-        return (xp.multiply(gy, self.positive, out=xp.empty_like(self.positive, dtype=gy.dtype)),)
+        return (xp.multiply(gy, self.positive, out=output_as(self.positive, gy.dtype)),)
 
 
 class LeakyReluFn(Function):

@@ -28,7 +28,7 @@ from lucidnn import backend
 from lucidnn.autograd.function import Function
 from lucidnn.autograd.tensor import Tensor
 from lucidnn.errors import DTypeError, ShapeError
-from lucidnn.functional._workspace import scratch
+from lucidnn.functional._workspace import output, scratch
 
 # --------------------------------------------------------------------------- Functions
 
@@ -150,7 +150,7 @@ class BatchNormFn(Function):
             xc = xp.subtract(v, view.vector(mean), out=scratch(x, "centred", v.shape, x.dtype))
         inv_std = 1.0 / xp.sqrt(var + eps)  # (C,)
         scale = inv_std if w is None else w * inv_std
-        y = xc * view.vector(scale)
+        y = xp.multiply(xc, view.vector(scale), out=output(x, xc.shape, xp.result_type(xc.dtype, scale.dtype)))
         if b is not None:
             y += view.vector(b)
         self.view, self.v, self.mean, self.inv_std, self.scale = view, v, mean, inv_std, scale
@@ -173,7 +173,7 @@ class BatchNormFn(Function):
         gx = None
         if needs[0]:
             scale = self.scale
-            gx = g * view.vector(scale)
+            gx = xp.multiply(g, view.vector(scale), out=output(gy, g.shape, xp.result_type(g.dtype, scale.dtype)))
             if self.training:
                 # gx = scale (gy - sum_gy/n - x_hat sum_gy_xhat/n), x_hat = (x - mu) inv_std
                 n = view.count

@@ -31,6 +31,7 @@ from lucidnn import backend
 from lucidnn.autograd.function import Function
 from lucidnn.autograd.tensor import Tensor
 from lucidnn.errors import DTypeError, ShapeError
+from lucidnn.functional._workspace import memory_order, output, output_as
 
 _np = backend.numpy
 _DIMS = {1: "L", 2: "HxW"}
@@ -102,25 +103,13 @@ def _resized(shape: tuple, axis: int, size: int) -> tuple:
     return tuple(shape)
 
 
-def _order(a: Any) -> tuple:
-    """The axes of ``a`` from the outermost in memory to the innermost (NCHW, NHWC, CNHW, ...)."""
-    return tuple(sorted(range(a.ndim), key=lambda i: -a.strides[i]))
-
-
 def _empty_as(like: Any, shape: tuple, *, zero: bool = False, order: tuple | None = None) -> Any:
     """An array of ``shape`` whose axes lie in memory in ``order`` (by default ``like``'s order).
 
     A gradient (or padded copy) keeps its tensor's layout, so that the next ufunc over both
     runs over contiguous memory instead of transposing on the fly.
     """
-    xp = backend.get_array_module(like)
-    order = _order(like) if order is None else order
-    make = xp.zeros if zero else xp.empty
-    out = make(tuple(shape[i] for i in order), dtype=like.dtype)
-    inverse = [0] * len(order)
-    for position, axis in enumerate(order):
-        inverse[axis] = position
-    return out.transpose(inverse)
+    return output(like, shape, order=memory_order(like) if order is None else order, zero=zero)
 
 
 def _pad(a: Any, axis: int, g: PoolAxis, value: float) -> Any:
@@ -151,8 +140,8 @@ def _max_pass(a: Any, axis: int, g: PoolAxis) -> tuple:
     if g.kernel == 1:
         return first.copy(), None
     second = a[_at(axis, g.window(1))]
-    winner = xp.greater(second, first)  # strict: a tie keeps the earlier tap, PyTorch's rule
-    best = xp.maximum(first, second)  # maximum (not the comparison) so that NaN propagates
+    winner = xp.greater(second, first, out=output_as(first, bool))  # strict: a tie keeps the earlier tap (PyTorch)
+    best = xp.maximum(first, second, out=output_as(first))  # maximum (not the comparison) so that NaN propagates
     if g.kernel > 2:
         winner = winner.astype(xp.uint8 if g.kernel <= 256 else xp.int32)
         for j in range(2, g.kernel):
@@ -240,7 +229,7 @@ class MaxPoolFn(Function):
         self.winners, self.orders = [], []  # per pass: winner offsets, the pass input's layout
         y = x
         for axis, g in _passes(axes):
-            self.orders.append(_order(y))
+            self.orders.append(memory_order(y))
             y, winner = _max_pass(y, axis, g)
             self.winners.append(winner)
         return y
@@ -265,7 +254,7 @@ class AvgPoolFn(Function):
         self.orders = []  # per pass: the layout of its input
         y = x
         for axis, g in _passes(axes):
-            self.orders.append(_order(y))
+            self.orders.append(memory_order(y))
             y = _sum_pass(y, axis, g)
         y *= self.inv_divisor
         return y
