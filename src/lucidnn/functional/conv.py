@@ -78,7 +78,13 @@ class Conv2dFn(Function):
 
     def backward(self, gy):
         needs = self.needs_input_grad
-        gx = _im2col.grad_input(gy, self.w, self.geometry) if needs[0] else None
+        gx = None
+        if needs[0]:
+            gx = _im2col.grad_input(gy, self.w, self.geometry)
+            if _workspace.memory_order(gx) != _workspace.memory_order(self.x):
+                # the gradient takes x's layout: one copy here beats every op below it
+                # (ReLU, pooling) running over mismatched layouts (LeNet's C2: 0.11 + 0.15 ms vs 0.64)
+                gx = _copy_as(gx, self.x)
         gw = None
         if needs[1]:
             if self.rows:
@@ -110,6 +116,13 @@ class Conv1dFn(Conv2dFn):
     def backward(self, gy):
         gx, gw, *gb = super().backward(gy[:, :, None])
         return (None if gx is None else gx[:, :, 0], None if gw is None else gw[:, :, 0], *gb)
+
+
+def _copy_as(a: Any, like: Any) -> Any:
+    """``a`` copied into a new array laid out in memory as ``like``."""
+    out = _workspace.output_as(like, a.dtype)
+    out[...] = a
+    return out
 
 
 # --------------------------------------------------------------------------- argument checks
