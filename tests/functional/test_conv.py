@@ -487,3 +487,13 @@ def test_single_channel_row_toeplitz_path_agrees_with_im2col(rng, monkeypatch, k
     assert calls
     for a, b_ in zip(*results):
         np.testing.assert_allclose(a, b_, rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2, 3), (0, 2, 3, 1), (1, 0, 2, 3), (0, 2, 1, 3), (3, 2, 0, 1)])
+def test_channel_sums_in_every_layout(rng, order):
+    shape = (3, 5, 4, 6)
+    memory = rng.standard_normal(tuple(shape[i] for i in order))
+    g = memory.transpose(np.argsort(order))  # an (N, C, H, W) view of memory laid out in ``order``
+    assert g.shape == shape
+    np.testing.assert_allclose(F.conv.channel_sums(g), g.sum(axis=(0, 2, 3)), rtol=1e-12)
+    np.testing.assert_allclose(F.conv.channel_sums(g[:, :, ::2]), g[:, :, ::2].sum(axis=(0, 2, 3)), rtol=1e-12)

@@ -30,7 +30,7 @@ from lucidnn.autograd.tensor import Tensor
 from lucidnn.errors import ShapeError
 from lucidnn.functional import _im2col
 from lucidnn.functional._im2col import Geometry
-from lucidnn.functional.conv import check_bias, check_operands, int_tuple, positive_groups
+from lucidnn.functional.conv import channel_sums, check_bias, check_operands, int_tuple, positive_groups
 
 # --------------------------------------------------------------------------- Functions
 
@@ -58,7 +58,7 @@ class ConvTranspose2dFn(Function):
             gw = _im2col.grad_weight(self.x, self.geometry, columns=columns, image=gy)
         if not self.has_bias:
             return gx, gw
-        return gx, gw, (gy.sum(axis=(0, 2, 3)) if needs[2] else None)
+        return gx, gw, (channel_sums(gy) if needs[2] else None)
 
 
 class ConvTranspose1dFn(ConvTranspose2dFn):
