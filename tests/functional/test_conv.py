@@ -111,6 +111,7 @@ def _inputs(rng, x_shape, w_shape, op, kw):
 
 @pytest.mark.parametrize("name, op, x_shape, w_shape, kw", _CONVS, ids=[c[0] for c in _CONVS])
 def test_channels_last_and_k_major_layouts_agree(rng, monkeypatch, name, op, x_shape, w_shape, kw):
+    monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
     x, w, b = _inputs(rng, x_shape, w_shape, op, kw)
     results = []
     for threshold in (1, 10**6):  # everything channels-last, then everything K-major
@@ -122,6 +123,7 @@ def test_channels_last_and_k_major_layouts_agree(rng, monkeypatch, name, op, x_s
 
 @pytest.mark.parametrize("name, op, x_shape, w_shape, kw", _STRIDE_1, ids=[c[0] for c in _STRIDE_1])
 def test_separable_and_slab_col2im_agree(rng, monkeypatch, name, op, x_shape, w_shape, kw):
+    monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
     x, w, b = _inputs(rng, x_shape, w_shape, op, kw)
     results = []
     for waste in (0.0, 1e9):  # never separable, then always where the stride is 1
@@ -133,6 +135,7 @@ def test_separable_and_slab_col2im_agree(rng, monkeypatch, name, op, x_shape, w_
 
 @pytest.mark.parametrize("name, op, x_shape, w_shape, kw", _STRIDE_1, ids=[c[0] for c in _STRIDE_1])
 def test_rotated_kernel_image_gradient_agrees_with_col2im(rng, monkeypatch, name, op, x_shape, w_shape, kw):
+    monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
     monkeypatch.setattr(_im2col, "CHANNELS_LAST_MIN_CHANNELS", 1)
     monkeypatch.setattr(_im2col, "ROTATION_MAX_WASTE", 1e9)
     x, w, b = _inputs(rng, x_shape, w_shape, op, kw)
@@ -151,6 +154,7 @@ def test_rotated_kernel_image_gradient_agrees_with_col2im(rng, monkeypatch, name
 
 @pytest.mark.parametrize("name, op, x_shape, w_shape, kw", _CONVS, ids=[c[0] for c in _CONVS])
 def test_k_major_output_layouts_agree(rng, monkeypatch, name, op, x_shape, w_shape, kw):
+    monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
     monkeypatch.setattr(_im2col, "CHANNELS_LAST_MIN_CHANNELS", 10**6)
     x, w, b = _inputs(rng, x_shape, w_shape, op, kw)
     results = []
@@ -161,7 +165,8 @@ def test_k_major_output_layouts_agree(rng, monkeypatch, name, op, x_shape, w_sha
         np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-12)
 
 
-def test_an_rgb_stem_writes_channels_last_memory(rng):
+def test_an_rgb_stem_writes_channels_last_memory(rng, monkeypatch):
+    monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", 0)  # images too wide for the row-Toeplitz path
     x = lucidnn.tensor(rng.standard_normal((2, 3, 5, 5)).astype(np.float32))
     w = lucidnn.tensor(rng.standard_normal((16, 3, 3, 3)).astype(np.float32))
     y = F.conv2d(x, w, padding=1).numpy()
@@ -173,6 +178,7 @@ def test_an_rgb_stem_writes_channels_last_memory(rng):
 @pytest.mark.parametrize("threshold", [1, 10**6], ids=["channels-last", "k-major"])
 @pytest.mark.parametrize("name, op, x_shape, w_shape, kw", _CONVS, ids=[c[0] for c in _CONVS])
 def test_chunked_batch_equals_unchunked(rng, monkeypatch, threshold, name, op, x_shape, w_shape, kw):
+    monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
     monkeypatch.setattr(_im2col, "CHANNELS_LAST_MIN_CHANNELS", threshold)
     x, w, b = _inputs(rng, x_shape, w_shape, op, kw)
     whole = _run(op, x, w, b, **kw)
@@ -205,6 +211,7 @@ def test_chunks_respect_the_cap(monkeypatch):
 
 @pytest.mark.parametrize("threshold", [1, 10**6], ids=["channels-last", "k-major"])
 def test_results_never_share_the_reused_workspace(rng, monkeypatch, threshold):
+    monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
     monkeypatch.setattr(_im2col, "CHANNELS_LAST_MIN_CHANNELS", threshold)
     w = rng.standard_normal((4, 3, 3, 3))
     x1, x2 = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((2, 3, 6, 6))
@@ -265,6 +272,7 @@ def test_flip_equals_conv_with_the_rotated_kernel(rng):
 @pytest.mark.parametrize("threshold", [1, 10**6], ids=["channels-last", "k-major"])
 @pytest.mark.parametrize("name, op, x_shape, w_shape, kw", _CONVS, ids=[c[0] for c in _CONVS])
 def test_float32_stays_float32(rng, monkeypatch, threshold, name, op, x_shape, w_shape, kw):
+    monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
     monkeypatch.setattr(_im2col, "CHANNELS_LAST_MIN_CHANNELS", threshold)
     x, w, b = (a.astype(np.float32) for a in _inputs(rng, x_shape, w_shape, op, kw))
     outputs = _run(op, x, w, b, **kw)
@@ -273,6 +281,7 @@ def test_float32_stays_float32(rng, monkeypatch, threshold, name, op, x_shape, w
 
 @pytest.mark.parametrize("threshold", [1, 10**6], ids=["channels-last", "k-major"])
 def test_non_contiguous_input(rng, monkeypatch, threshold):
+    monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
     monkeypatch.setattr(_im2col, "CHANNELS_LAST_MIN_CHANNELS", threshold)
     x = rng.standard_normal((7, 9, 2, 6)).transpose(2, 3, 0, 1)[:, ::2]  # (2, 3, 7, 9), transposed and strided
     assert not x.flags.c_contiguous and not x.flags.f_contiguous
@@ -400,6 +409,7 @@ def test_bad_calls_raise_typed_errors_before_any_work(monkeypatch, call, error, 
 @pytest.mark.parametrize("threshold", [1, 10**6], ids=["channels-last", "k-major"])
 @pytest.mark.parametrize("name, op, x_shape, w_shape, kw", _CONVS[:3], ids=[c[0] for c in _CONVS[:3]])
 def test_kept_columns_equal_rebuilt_ones(rng, monkeypatch, threshold, name, op, x_shape, w_shape, kw):
+    monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
     monkeypatch.setattr(_im2col, "CHANNELS_LAST_MIN_CHANNELS", threshold)
     monkeypatch.setattr(_im2col, "COLUMN_CAP_BYTES", 1)  # kept columns are filled chunk by chunk
     x, w, b = _inputs(rng, x_shape, w_shape, op, kw)
@@ -444,6 +454,7 @@ def test_kept_columns_are_reused_and_survive_a_retained_graph(rng):
 
 
 def test_kept_columns_stay_within_the_budget(rng, monkeypatch):
+    monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", 0)  # im2col columns, whose size ``one`` is
     from lucidnn import nn
 
     _workspace.clear_workspace()
@@ -463,37 +474,29 @@ def test_kept_columns_stay_within_the_budget(rng, monkeypatch):
         np.testing.assert_allclose(p.grad.numpy(), g, rtol=1e-6, atol=1e-6)
 
 
-_ONE_CHANNEL = [
+_ROWS = [
     ("lenet-c1", F.conv2d, (3, 1, 8, 7), (4, 1, 5, 5), dict(padding=2)),
-    ("full-flip", F.conv2d, (2, 1, 4, 5), (3, 1, 3, 2), dict(padding="full", flip=True)),
-    ("same-even", F.conv2d, (2, 1, 5, 6), (2, 1, 2, 4), dict(padding="same")),
-    ("conv1d", F.conv1d, (3, 1, 9), (2, 1, 3), dict(padding=1)),
+    ("lenet-c3", F.conv2d, (2, 6, 9, 9), (5, 6, 5, 5), dict()),
+    ("full-flip", F.conv2d, (2, 3, 4, 5), (3, 3, 3, 2), dict(padding="full", flip=True)),
+    ("same-even", F.conv2d, (2, 7, 5, 6), (2, 7, 2, 4), dict(padding="same")),
+    ("asymmetric-padding", F.conv2d, (2, 2, 5, 6), (3, 2, 3, 3), dict(padding=(2, 1))),
+    ("conv1d", F.conv1d, (3, 2, 9), (2, 2, 3), dict(padding=1)),
 ]
 
 
 @pytest.mark.parametrize("keep", [0, 2**30], ids=["rebuilt", "kept"])
-@pytest.mark.parametrize("name, op, x_shape, w_shape, kw", _ONE_CHANNEL, ids=[c[0] for c in _ONE_CHANNEL])
-def test_single_channel_row_toeplitz_path_agrees_with_im2col(rng, monkeypatch, keep, name, op, x_shape, w_shape,
-                                                              kw):
+@pytest.mark.parametrize("name, op, x_shape, w_shape, kw", _ROWS, ids=[c[0] for c in _ROWS])
+def test_row_toeplitz_path_agrees_with_im2col(rng, monkeypatch, keep, name, op, x_shape, w_shape, kw):
     monkeypatch.setattr(_im2col, "KEEP_COLUMNS_MAX_BYTES", keep)
     x, w, b = _inputs(rng, x_shape, w_shape, op, kw)
     calls = []
-    real = _im2col.rows_forward
-    monkeypatch.setattr(_im2col, "rows_forward", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for name_ in ("rows_forward", "rows_grad_input"):
+        real = getattr(_im2col, name_)
+        monkeypatch.setattr(_im2col, name_, lambda *a, real=real, **k: calls.append(real.__name__) or real(*a, **k))
     results = []
-    for band in (2**18, 0):  # the row-Toeplitz GEMM, then im2col
+    for band in (2**18, 0):  # the row-Toeplitz GEMMs, then im2col
         monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", band)
         results.append(_run(op, x, w, b, **kw))
-    assert calls
+    assert {"rows_forward", "rows_grad_input"} <= set(calls)
     for a, b_ in zip(*results):
         np.testing.assert_allclose(a, b_, rtol=1e-11, atol=1e-11)
-
-
-@pytest.mark.parametrize("order", [(0, 1, 2, 3), (0, 2, 3, 1), (1, 0, 2, 3), (0, 2, 1, 3), (3, 2, 0, 1)])
-def test_channel_sums_in_every_layout(rng, order):
-    shape = (3, 5, 4, 6)
-    memory = rng.standard_normal(tuple(shape[i] for i in order))
-    g = memory.transpose(np.argsort(order))  # an (N, C, H, W) view of memory laid out in ``order``
-    assert g.shape == shape
-    np.testing.assert_allclose(F.conv.channel_sums(g), g.sum(axis=(0, 2, 3)), rtol=1e-12)
-    np.testing.assert_allclose(F.conv.channel_sums(g[:, :, ::2]), g[:, :, ::2].sum(axis=(0, 2, 3)), rtol=1e-12)

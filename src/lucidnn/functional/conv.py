@@ -59,9 +59,8 @@ class Conv2dFn(Function):
             w = w[:, :, ::-1, ::-1]
         # small column matrices are kept for the weight gradient in a reused buffer; large ones
         # are rebuilt there chunk by chunk, which beats holding (and faulting in) fresh memory
-        self.rows = _im2col.rows_apply(geometry)  # one input channel: the row-Toeplitz GEMM
-        shape = ((geometry.n * geometry.ho, geometry.kh * geometry.wp) if self.rows
-                 else _im2col.column_shape(geometry))
+        self.rows = _im2col.rows_apply(geometry)  # narrow images (LeNet): the row-Toeplitz GEMM
+        shape = _im2col.rows_shape(geometry) if self.rows else _im2col.column_shape(geometry)
         kept = None
         if keep_columns and _im2col.keeps_columns(shape, x.dtype.itemsize, _workspace.kept_bytes()):
             kept = _workspace.keep(x, shape, x.dtype)
@@ -80,7 +79,10 @@ class Conv2dFn(Function):
         needs = self.needs_input_grad
         gx = None
         if needs[0]:
-            gx = _im2col.grad_input(gy, self.w, self.geometry)
+            if self.rows:
+                gx = _im2col.rows_grad_input(gy, self.w, self.geometry)
+            else:
+                gx = _im2col.grad_input(gy, self.w, self.geometry)
             if _workspace.memory_order(gx) != _workspace.memory_order(self.x):
                 # the gradient takes x's layout: one copy here beats every op below it
                 # (ReLU, pooling) running over mismatched layouts (LeNet's C2: 0.11 + 0.15 ms vs 0.64)
