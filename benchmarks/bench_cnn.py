@@ -4,8 +4,8 @@ Two workloads from PERFORMANCE.md: LeNet-5 (modern: ReLU + max pooling) at batch
 1x28x28, and the small ResNet (3x3 stem of 32, a BasicBlock of 32 and one of 64 with batch
 norm) at batch 64 on 3x32x32. Each library trains an identical copy (PyTorch's model gets
 lucidnn's weights by name) with cross-entropy and SGD with momentum, in training mode, 2
-threads each; after warm-up the median of several rounds is printed as samples/s with the
-ratio (above 1: lucidnn is faster).
+threads each; after warm-up, rounds alternate between the libraries and the medians are
+printed as samples/s with the median per-round ratio (above 1: lucidnn is faster).
 
 Run: ``.venv/bin/python benchmarks/bench_cnn.py`` (after ``make test`` has built .venv).
 """
@@ -92,8 +92,8 @@ def step_fns(torch, ours, theirs, x, y, lr=0.01):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 

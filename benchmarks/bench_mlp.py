@@ -3,7 +3,8 @@
 784-256-256-10 ReLU MLP, softmax cross-entropy, batch 128, plain SGD update: the
 PERFORMANCE.md reference workload. Both libraries use 2 threads (PyTorch via
 ``set_num_threads``, NumPy's BLAS via threadpoolctl), get identical weights and data, warm
-up, then the median of several rounds is printed as samples/s with the ratio.
+up, then rounds alternate between the libraries and the medians are printed as samples/s with
+the median per-round ratio.
 
 Run: ``.venv/bin/python benchmarks/bench_mlp.py`` (after ``make test`` has built .venv).
 """
@@ -106,7 +107,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 

@@ -4,7 +4,8 @@ The workload of PERFORMANCE.md: vocabulary 65, embedding 64, one recurrent layer
 size 256 (LSTM, GRU or tanh RNN), sequences of 64 steps, batch 32, time-major, a linear
 read-out and cross-entropy over all T*N next-character predictions, SGD with momentum 0.9.
 PyTorch's model gets lucidnn's weights by name, the first-step losses must agree, and after
-warm-up the median of several rounds is printed as samples/s with the ratio (above 1:
+warm-up, rounds alternate between the libraries and the medians are printed as samples/s with
+the median per-round ratio (above 1:
 lucidnn is faster). Both libraries run on 2 threads (NumPy's BLAS through threadpoolctl).
 
 lucidnn's recurrent layer is ``nn.LSTM``/``nn.GRU``/``nn.RNN`` when the package has them;
@@ -107,7 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"], choices=sorted(GATES))
     parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
