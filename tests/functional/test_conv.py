@@ -14,7 +14,7 @@ import scipy.signal
 import lucidnn
 from lucidnn import functional as F
 from lucidnn.errors import DTypeError, ShapeError
-from lucidnn.functional import _im2col, _workspace
+from lucidnn.functional import _im2col, _rows, _workspace
 
 
 def _t(a, grad=False):
@@ -111,7 +111,7 @@ def _inputs(rng, x_shape, w_shape, op, kw):
 
 @pytest.mark.parametrize("name, op, x_shape, w_shape, kw", _CONVS, ids=[c[0] for c in _CONVS])
 def test_channels_last_and_k_major_layouts_agree(rng, monkeypatch, name, op, x_shape, w_shape, kw):
-    monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
+    monkeypatch.setattr(_rows, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
     x, w, b = _inputs(rng, x_shape, w_shape, op, kw)
     results = []
     for threshold in (1, 10**6):  # everything channels-last, then everything K-major
@@ -123,7 +123,7 @@ def test_channels_last_and_k_major_layouts_agree(rng, monkeypatch, name, op, x_s
 
 @pytest.mark.parametrize("name, op, x_shape, w_shape, kw", _STRIDE_1, ids=[c[0] for c in _STRIDE_1])
 def test_separable_and_slab_col2im_agree(rng, monkeypatch, name, op, x_shape, w_shape, kw):
-    monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
+    monkeypatch.setattr(_rows, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
     x, w, b = _inputs(rng, x_shape, w_shape, op, kw)
     results = []
     for waste in (0.0, 1e9):  # never separable, then always where the stride is 1
@@ -135,7 +135,7 @@ def test_separable_and_slab_col2im_agree(rng, monkeypatch, name, op, x_shape, w_
 
 @pytest.mark.parametrize("name, op, x_shape, w_shape, kw", _STRIDE_1, ids=[c[0] for c in _STRIDE_1])
 def test_rotated_kernel_image_gradient_agrees_with_col2im(rng, monkeypatch, name, op, x_shape, w_shape, kw):
-    monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
+    monkeypatch.setattr(_rows, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
     monkeypatch.setattr(_im2col, "CHANNELS_LAST_MIN_CHANNELS", 1)
     monkeypatch.setattr(_im2col, "ROTATION_MAX_WASTE", 1e9)
     x, w, b = _inputs(rng, x_shape, w_shape, op, kw)
@@ -154,7 +154,7 @@ def test_rotated_kernel_image_gradient_agrees_with_col2im(rng, monkeypatch, name
 
 @pytest.mark.parametrize("name, op, x_shape, w_shape, kw", _CONVS, ids=[c[0] for c in _CONVS])
 def test_k_major_output_layouts_agree(rng, monkeypatch, name, op, x_shape, w_shape, kw):
-    monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
+    monkeypatch.setattr(_rows, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
     monkeypatch.setattr(_im2col, "CHANNELS_LAST_MIN_CHANNELS", 10**6)
     x, w, b = _inputs(rng, x_shape, w_shape, op, kw)
     results = []
@@ -166,7 +166,7 @@ def test_k_major_output_layouts_agree(rng, monkeypatch, name, op, x_shape, w_sha
 
 
 def test_an_rgb_stem_writes_channels_last_memory(rng, monkeypatch):
-    monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", 0)  # images too wide for the row-Toeplitz path
+    monkeypatch.setattr(_rows, "ROWS_MAX_BAND", 0)  # images too wide for the row-Toeplitz path
     x = lucidnn.tensor(rng.standard_normal((2, 3, 5, 5)).astype(np.float32))
     w = lucidnn.tensor(rng.standard_normal((16, 3, 3, 3)).astype(np.float32))
     y = F.conv2d(x, w, padding=1).numpy()
@@ -178,7 +178,7 @@ def test_an_rgb_stem_writes_channels_last_memory(rng, monkeypatch):
 @pytest.mark.parametrize("threshold", [1, 10**6], ids=["channels-last", "k-major"])
 @pytest.mark.parametrize("name, op, x_shape, w_shape, kw", _CONVS, ids=[c[0] for c in _CONVS])
 def test_chunked_batch_equals_unchunked(rng, monkeypatch, threshold, name, op, x_shape, w_shape, kw):
-    monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
+    monkeypatch.setattr(_rows, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
     monkeypatch.setattr(_im2col, "CHANNELS_LAST_MIN_CHANNELS", threshold)
     x, w, b = _inputs(rng, x_shape, w_shape, op, kw)
     whole = _run(op, x, w, b, **kw)
@@ -211,7 +211,7 @@ def test_chunks_respect_the_cap(monkeypatch):
 
 @pytest.mark.parametrize("threshold", [1, 10**6], ids=["channels-last", "k-major"])
 def test_results_never_share_the_reused_workspace(rng, monkeypatch, threshold):
-    monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
+    monkeypatch.setattr(_rows, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
     monkeypatch.setattr(_im2col, "CHANNELS_LAST_MIN_CHANNELS", threshold)
     w = rng.standard_normal((4, 3, 3, 3))
     x1, x2 = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((2, 3, 6, 6))
@@ -272,7 +272,7 @@ def test_flip_equals_conv_with_the_rotated_kernel(rng):
 @pytest.mark.parametrize("threshold", [1, 10**6], ids=["channels-last", "k-major"])
 @pytest.mark.parametrize("name, op, x_shape, w_shape, kw", _CONVS, ids=[c[0] for c in _CONVS])
 def test_float32_stays_float32(rng, monkeypatch, threshold, name, op, x_shape, w_shape, kw):
-    monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
+    monkeypatch.setattr(_rows, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
     monkeypatch.setattr(_im2col, "CHANNELS_LAST_MIN_CHANNELS", threshold)
     x, w, b = (a.astype(np.float32) for a in _inputs(rng, x_shape, w_shape, op, kw))
     outputs = _run(op, x, w, b, **kw)
@@ -281,7 +281,7 @@ def test_float32_stays_float32(rng, monkeypatch, threshold, name, op, x_shape, w
 
 @pytest.mark.parametrize("threshold", [1, 10**6], ids=["channels-last", "k-major"])
 def test_non_contiguous_input(rng, monkeypatch, threshold):
-    monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
+    monkeypatch.setattr(_rows, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
     monkeypatch.setattr(_im2col, "CHANNELS_LAST_MIN_CHANNELS", threshold)
     x = rng.standard_normal((7, 9, 2, 6)).transpose(2, 3, 0, 1)[:, ::2]  # (2, 3, 7, 9), transposed and strided
     assert not x.flags.c_contiguous and not x.flags.f_contiguous
@@ -409,7 +409,7 @@ def test_bad_calls_raise_typed_errors_before_any_work(monkeypatch, call, error, 
 @pytest.mark.parametrize("threshold", [1, 10**6], ids=["channels-last", "k-major"])
 @pytest.mark.parametrize("name, op, x_shape, w_shape, kw", _CONVS[:3], ids=[c[0] for c in _CONVS[:3]])
 def test_kept_columns_equal_rebuilt_ones(rng, monkeypatch, threshold, name, op, x_shape, w_shape, kw):
-    monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
+    monkeypatch.setattr(_rows, "ROWS_MAX_BAND", 0)  # the im2col machinery, not the row-Toeplitz path
     monkeypatch.setattr(_im2col, "CHANNELS_LAST_MIN_CHANNELS", threshold)
     monkeypatch.setattr(_im2col, "COLUMN_CAP_BYTES", 1)  # kept columns are filled chunk by chunk
     x, w, b = _inputs(rng, x_shape, w_shape, op, kw)
@@ -454,7 +454,7 @@ def test_kept_columns_are_reused_and_survive_a_retained_graph(rng):
 
 
 def test_kept_columns_stay_within_the_budget(rng, monkeypatch):
-    monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", 0)  # im2col columns, whose size ``one`` is
+    monkeypatch.setattr(_rows, "ROWS_MAX_BAND", 0)  # im2col columns, whose size ``one`` is
     from lucidnn import nn
 
     _workspace.clear_workspace()
@@ -491,11 +491,11 @@ def test_row_toeplitz_path_agrees_with_im2col(rng, monkeypatch, keep, name, op, 
     x, w, b = _inputs(rng, x_shape, w_shape, op, kw)
     calls = []
     for name_ in ("rows_forward", "rows_grad_input"):
-        real = getattr(_im2col, name_)
-        monkeypatch.setattr(_im2col, name_, lambda *a, real=real, **k: calls.append(real.__name__) or real(*a, **k))
+        real = getattr(_rows, name_)
+        monkeypatch.setattr(_rows, name_, lambda *a, real=real, **k: calls.append(real.__name__) or real(*a, **k))
     results = []
     for band in (2**18, 0):  # the row-Toeplitz GEMMs, then im2col
-        monkeypatch.setattr(_im2col, "ROWS_MAX_BAND", band)
+        monkeypatch.setattr(_rows, "ROWS_MAX_BAND", band)
         results.append(_run(op, x, w, b, **kw))
     assert {"rows_forward", "rows_grad_input"} <= set(calls)
     for a, b_ in zip(*results):

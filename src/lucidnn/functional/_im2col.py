@@ -15,9 +15,9 @@ conv_transpose are built from them:
   slab is added into the strided slice of the padded image it was read from (kh*kw
   slice-adds over long contiguous runs, never ``np.add.at``), or the separable variant.
 
-Narrow stride-1 images (LeNet-5) skip the columns: :func:`rows_forward`,
-:func:`rows_grad_weight` and :func:`rows_grad_input` run each as one square GEMM against the
-kernel laid out as a banded (Toeplitz) matrix over image rows (docs/conv.md).
+Narrow stride-1 images (LeNet-5) skip the columns: :mod:`lucidnn.functional._rows` runs
+each of the three as one square GEMM against the kernel laid out as a banded (Toeplitz)
+matrix over image rows (docs/conv.md).
 
 Two memory layouts (PERFORMANCE.md, items 3 and 4), chosen per conv by channels per group:
 
@@ -44,7 +44,7 @@ training loop does not fault in fresh pages every step; :func:`clear_workspace` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from lucidnn import backend
@@ -69,10 +69,6 @@ KMAJOR_NHWC_MIN_OUT = 16
 ROTATION_MIN_CHANNELS = 16
 #: ... while its work, (H*W) / (Ho*Wo) times the forward's, stays within this factor
 ROTATION_MAX_WASTE = 1.5
-#: the row-Toeplitz path takes padded widths up to this many kernel widths ...
-ROWS_MAX_WIDTH_PER_TAP = 8
-#: ... and banded matrices of up to this many entries
-ROWS_MAX_BAND = 2**18
 #: stride-1 col2im is separable while the padded image is at most this many times the output
 SEPARABLE_MAX_WASTE = 2.0
 
@@ -145,7 +141,7 @@ def output_channels_last(geo: Geometry) -> bool:
 # --------------------------------------------------------------------------- layout helpers
 
 
-def _padded(x: Any, geo: Geometry, rows: slice) -> Any:
+def padded_image(x: Any, geo: Geometry, rows: slice) -> Any:
     """Samples ``rows`` of the image (N, C, H, W), zero-padded: (n, Hp, Wp, C) or (C, n, Hp, Wp)."""
     x = x[rows]
     n = x.shape[0]
@@ -251,13 +247,13 @@ def _output_matrix(y: Any, geo: Geometry, rows: slice) -> Any:
             return (mat if geo.channels_last else mat.T)[None]
     y = y.transpose(0, 2, 3, 1) if geo.channels_last else y.transpose(1, 0, 2, 3)
     if not y.flags.c_contiguous:
-        y = _copy(y, "rows")
+        y = workspace_copy(y, "rows")
     if geo.channels_last:
         return y.reshape(m, geo.groups, geo.og).transpose(1, 0, 2)
     return y.reshape(geo.groups, geo.og, m)
 
 
-def _copy(a: Any, role: str) -> Any:
+def workspace_copy(a: Any, role: str) -> Any:
     """A C-contiguous copy of ``a`` in the workspace."""
     out = _scratch(a, role, a.shape, a.dtype)
     out[...] = a
@@ -279,7 +275,7 @@ def _matmul(a: Any, b: Any) -> Any:
     return backend.get_array_module(a).matmul(a, b)
 
 
-def _rows_last(a: Any) -> Any:
+def swap_last(a: Any) -> Any:
     """Swap the last two axes (a free, BLAS-friendly transposed view)."""
     return a.swapaxes(-1, -2)
 
@@ -324,11 +320,11 @@ def conv_forward(x: Any, w: Any, geo: Geometry, *, keep: Any = None) -> tuple[An
         if keep is not None:
             m = slice(rows.start * pixels, rows.stop * pixels)
             out = keep[:, m] if geo.channels_last else keep[:, :, m]
-        cols = _columns(_padded(x, geo, rows), geo, out)
+        cols = _columns(padded_image(x, geo, rows), geo, out)
         if geo.channels_last:
             _matmul_into(y[rows].reshape(-1, geo.groups, geo.og).swapaxes(0, 1), cols, wmat)  # (g, M, O/g)
         elif nhwc:  # K-major columns, one group: y (M, O) = cols^T w^T
-            xp.matmul(_rows_last(cols[0]), _rows_last(wmat[0]), out=y[rows].reshape(-1, geo.o))
+            xp.matmul(swap_last(cols[0]), swap_last(wmat[0]), out=y[rows].reshape(-1, geo.o))
         else:
             _matmul_into(y[:, rows].reshape(geo.groups, geo.og, -1), wmat, cols)  # (g, O/g, M)
     y = y.transpose(0, 3, 1, 2) if nhwc else y.transpose(1, 0, 2, 3)
@@ -350,12 +346,12 @@ def grad_weight(gy: Any, geo: Geometry, *, columns: list | None = None, image: A
     gw = xp.zeros(shape, dtype=gy.dtype)
     chunks = [slice(0, geo.n)] if columns is not None else geo.chunks(geo.column_size * gy.dtype.itemsize)
     for rows in chunks:
-        cols = columns[0] if columns is not None else _columns(_padded(image, geo, rows), geo)
+        cols = columns[0] if columns is not None else _columns(padded_image(image, geo, rows), geo)
         g_rows = _output_matrix(gy, geo, rows)
         if geo.channels_last:
-            gw += _matmul(_rows_last(cols), g_rows)  # (g, K, M) @ (g, M, O/g)
+            gw += _matmul(swap_last(cols), g_rows)  # (g, K, M) @ (g, M, O/g)
         else:
-            gw += _matmul(g_rows, _rows_last(cols))  # (g, O/g, M) @ (g, M, K)
+            gw += _matmul(g_rows, swap_last(cols))  # (g, O/g, M) @ (g, M, K)
     if geo.channels_last:
         gw = gw.reshape(geo.groups, geo.kh, geo.kw, geo.cg, geo.og).transpose(0, 4, 3, 1, 2)
     return gw.reshape(geo.o, geo.cg, geo.kh, geo.kw)
@@ -384,7 +380,7 @@ def grad_input(gy: Any, w: Any, geo: Geometry) -> Any:
         w_slabs = w.reshape(g, og, cg, kh, kw).transpose(0, 3, 4, 1, 2).reshape(g, kh * kw, og, cg)
     else:
         gx = _output(gy, (geo.c, geo.n, geo.hp, geo.wp), dtype, zero=True)
-        w_t = _rows_last(_weight_matrix(w, geo))  # (g, K, O/g)
+        w_t = swap_last(_weight_matrix(w, geo))  # (g, K, O/g)
     for rows in geo.chunks(geo.column_size * dtype.itemsize):
         g_rows = _output_matrix(gy, geo, rows)
         if geo.channels_last:
@@ -486,99 +482,3 @@ def _grad_input_by_rotation(gy: Any, w: Any, geo: Geometry) -> Any:
                        h=geo.ho, w=geo.wo, top=top, left=left, hp=geo.ho + top + bottom, wp=geo.wo + left + right,
                        ho=geo.h, wo=geo.w, channels_last=choose_channels_last(og))
     return conv_forward(gy, w_rot, rotated)[0]
-
-
-# --------------------------------------------------------------------------- row-Toeplitz path
-
-
-def rows_apply(geo: Geometry) -> bool:
-    """Whether the row-Toeplitz path (:func:`rows_forward`) serves this conv: one group, stride and
-    dilation 1, a padded width of at most :data:`ROWS_MAX_WIDTH_PER_TAP` kernel widths (the GEMM
-    does Wp/kw times im2col's multiplications) and a banded matrix of at most
-    :data:`ROWS_MAX_BAND` entries. LeNet-5's C1 and C3 qualify; a ResNet's 3x3 convs do not."""
-    return (geo.groups == 1 and geo.sh == geo.sw == geo.dh == geo.dw == 1
-            and geo.wp <= ROWS_MAX_WIDTH_PER_TAP * geo.kw
-            and geo.c * geo.kh * geo.wp * geo.o * geo.wo <= ROWS_MAX_BAND)
-
-
-def rows_shape(geo: Geometry) -> tuple:
-    """Shape of the row matrix X of :func:`rows_forward`: (N*Ho, C*kh*Wp)."""
-    return (geo.n * geo.ho, geo.c * geo.kh * geo.wp)
-
-
-def _band(w: Any, geo: Geometry, dtype: Any) -> Any:
-    """The banded matrix T (C*kh*Wp, O*Wo): T[(c, u, j + v), (o, j)] = w[o, c, u, v], zero elsewhere."""
-    xp = backend.get_array_module(w)
-    band = xp.zeros((geo.c * geo.kh * geo.wp, geo.o * geo.wo), dtype=dtype)
-    _band_view(band, geo)[...] = w[..., None]
-    return band
-
-
-def _band_view(t: Any, geo: Geometry) -> Any:
-    """The entries of a banded (C*kh*Wp, O*Wo) matrix that hold w[o, c, u, v], as an (O, C, kh, kw, Wo) view."""
-    xp = backend.get_array_module(t)
-    item, width = t.itemsize, geo.o * geo.wo
-    strides = (geo.wo * item, geo.kh * geo.wp * width * item, geo.wp * width * item, width * item,
-               (width + 1) * item)
-    return xp.lib.stride_tricks.as_strided(t, (geo.o, geo.c, geo.kh, geo.kw, geo.wo), strides)
-
-
-def _gy_rows(gy: Any, geo: Geometry) -> Any:
-    """gy (N, O, Ho, Wo) as the (N*Ho, O*Wo) matrix of rows (n, i), columns (o, j) (a view when it can be)."""
-    g = gy.transpose(0, 2, 1, 3)
-    if not g.flags.c_contiguous:
-        g = _copy(g, "rows")
-    return g.reshape(geo.n * geo.ho, geo.o * geo.wo)
-
-
-def rows_forward(x: Any, w: Any, geo: Geometry, *, keep: Any = None) -> tuple[Any, Any]:
-    r"""A stride-1 conv as one well-shaped GEMM over image rows: (N, O, Ho, Wo) and the row matrix X.
-
-    Output row i of sample n needs rows i..i+kh-1 of every input channel, which lie in one
-    contiguous run of kh*Wp padded values per channel; with the kernel laid out as the banded
-    (Toeplitz) matrix :math:`T[(c, u, q), (o, j)] = w[o, c, u, q - j]` (0 where q - j is outside
-    the kernel),
-
-    .. math:: y[n, o, i, j] = \sum_{c, u, q} X[(n, i), (c, u, q)]\, T[(c, u, q), (o, j)].
-
-    X (N*Ho, C*kh*Wp) is kw*Wo/Wp times smaller than im2col's columns (5x for LeNet's C1) and the
-    GEMM is square enough for BLAS to run near its peak: it does Wp/kw times the multiplications
-    but moves far fewer bytes (LeNet C1 forward 1.9 ms vs 2.4 ms, weight gradient 1.7 vs 4.6 ms
-    here). The output lands in (N, Ho, O, Wo) memory. Returns (y, X); X is ``keep`` when given.
-    """
-    xp = backend.get_array_module(x)
-    dtype = xp.result_type(x.dtype, w.dtype)
-    planes = _padded(x, replace(geo, channels_last=False), slice(None))  # (C, N, Hp, Wp)
-    s_c, s_n, s_h, s_w = planes.strides
-    if s_w != planes.itemsize or s_h != geo.wp * s_w:  # each channel's kh rows must be one run
-        planes = _copy(planes, "image")
-        s_c, s_n, s_h, s_w = planes.strides
-    rows = keep if keep is not None else _scratch(x, "columns", rows_shape(geo), dtype)
-    shape = (geo.n, geo.ho, geo.c, geo.kh * geo.wp)
-    rows.reshape(shape)[...] = xp.lib.stride_tricks.as_strided(planes, shape, (s_n, s_h, s_c, s_w))
-    y = xp.matmul(rows, _band(w, geo, dtype), out=_output(x, (geo.n * geo.ho, geo.o * geo.wo), dtype))
-    return y.reshape(geo.n, geo.ho, geo.o, geo.wo).transpose(0, 2, 1, 3), rows
-
-
-def rows_grad_weight(gy: Any, geo: Geometry, rows: Any) -> Any:
-    r"""gW of :func:`rows_forward`: :math:`g_T = X^\top g_Y` (one GEMM), then each weight sums its band entries."""
-    xp = backend.get_array_module(gy)
-    band = xp.matmul(_rows_last(rows), _gy_rows(gy, geo))
-    return _band_view(band, geo).sum(axis=-1)  # (O, C, kh, kw)
-
-
-def rows_grad_input(gy: Any, w: Any, geo: Geometry) -> Any:
-    r"""gX of :func:`rows_forward`: :math:`g_X = g_Y T^\top` (one GEMM), then the kh overlapping row
-    blocks of each output row are added back into the padded image (kh strided adds).
-
-    The result is an (N, C, H, W) view of (N, H, C, W) memory.
-    """
-    xp = backend.get_array_module(gy)
-    dtype = xp.result_type(gy.dtype, w.dtype)
-    g_rows = xp.matmul(_gy_rows(gy, geo), _rows_last(_band(w, geo, dtype)))  # (N*Ho, C*kh*Wp)
-    blocks = g_rows.reshape(geo.n, geo.ho, geo.c, geo.kh, geo.wp)
-    gx = _output(gy, (geo.n, geo.hp, geo.c, geo.wp), dtype, zero=True)
-    for u in range(geo.kh):
-        gx[:, u:u + geo.ho] += blocks[:, :, :, u]
-    gx = gx[:, geo.top:geo.top + geo.h, :, geo.left:geo.left + geo.w]
-    return gx.transpose(0, 2, 1, 3)

@@ -39,7 +39,7 @@ from lucidnn.autograd import grad_mode
 from lucidnn.autograd.function import Function
 from lucidnn.autograd.tensor import Tensor
 from lucidnn.errors import DTypeError, ShapeError
-from lucidnn.functional import _im2col, _workspace
+from lucidnn.functional import _im2col, _rows, _workspace
 from lucidnn.functional._im2col import Geometry
 
 PADDING_MODES = ("valid", "same", "full")
@@ -59,13 +59,13 @@ class Conv2dFn(Function):
             w = w[:, :, ::-1, ::-1]
         # small column matrices are kept for the weight gradient in a reused buffer; large ones
         # are rebuilt there chunk by chunk, which beats holding (and faulting in) fresh memory
-        self.rows = _im2col.rows_apply(geometry)  # narrow images (LeNet): the row-Toeplitz GEMM
-        shape = _im2col.rows_shape(geometry) if self.rows else _im2col.column_shape(geometry)
+        self.rows = _rows.rows_apply(geometry)  # narrow images (LeNet): the row-Toeplitz GEMM
+        shape = _rows.rows_shape(geometry) if self.rows else _im2col.column_shape(geometry)
         kept = None
         if keep_columns and _im2col.keeps_columns(shape, x.dtype.itemsize, _workspace.kept_bytes()):
             kept = _workspace.keep(x, shape, x.dtype)
         if self.rows:
-            y, columns = _im2col.rows_forward(x, w, geometry, keep=kept)
+            y, columns = _rows.rows_forward(x, w, geometry, keep=kept)
             columns = [columns]
         else:
             y, columns = _im2col.conv_forward(x, w, geometry, keep=kept)
@@ -80,7 +80,7 @@ class Conv2dFn(Function):
         gx = None
         if needs[0]:
             if self.rows:
-                gx = _im2col.rows_grad_input(gy, self.w, self.geometry)
+                gx = _rows.rows_grad_input(gy, self.w, self.geometry)
             else:
                 gx = _im2col.grad_input(gy, self.w, self.geometry)
             if _workspace.memory_order(gx) != _workspace.memory_order(self.x):
@@ -91,8 +91,8 @@ class Conv2dFn(Function):
         if needs[1]:
             if self.rows:
                 rows = self.columns[0] if self.columns is not None else \
-                    _im2col.rows_forward(self.x, self.w, self.geometry)[1]
-                gw = _im2col.rows_grad_weight(gy, self.geometry, rows)
+                    _rows.rows_forward(self.x, self.w, self.geometry)[1]
+                gw = _rows.rows_grad_weight(gy, self.geometry, rows)
             else:
                 gw = _im2col.grad_weight(gy, self.geometry, columns=self.columns, image=self.x)
             if self.flip:
