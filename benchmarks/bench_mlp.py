@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from common import compare, training_step  # benchmarks/common.py (the script's folder is on sys.path)
+from common import compare, timing_arguments, training_step  # benchmarks/common.py (the script's folder is on sys.path)
 
 import lucidnn
 from lucidnn import functional as F
@@ -106,9 +106,7 @@ def torch_module_step_fn(torch, x, y, weights, lr=0.01):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--threads", type=int, default=2)
+    timing_arguments(parser, steps=50)
     args = parser.parse_args()
 
     import torch

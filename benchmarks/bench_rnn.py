@@ -21,7 +21,7 @@ import argparse
 import math
 
 import numpy as np
-from common import compare, training_step  # benchmarks/common.py (the script's folder is on sys.path)
+from common import compare, timing_arguments, training_step  # benchmarks/common.py (the script's folder is on sys.path)
 
 import lucidnn
 from lucidnn import functional as F
@@ -107,9 +107,7 @@ def step_fns(torch, ours, theirs, tokens, targets, lr=0.1):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"], choices=sorted(GATES))
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--threads", type=int, default=2)
+    timing_arguments(parser, steps=5)
     args = parser.parse_args()
 
     import torch

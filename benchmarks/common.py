@@ -8,6 +8,13 @@ import time
 PAUSE = 0.5
 
 
+def timing_arguments(parser, steps: int) -> None:
+    """Add the options every benchmark shares: --steps per round, --rounds, --threads (2)."""
+    parser.add_argument("--steps", type=int, default=steps, help="training steps per round")
+    parser.add_argument("--rounds", type=int, default=9, help="rounds per library, alternating")
+    parser.add_argument("--threads", type=int, default=2)
+
+
 def time_steps(step, steps: int, rounds: int, warmup: int = 2) -> float:
     """Median seconds per call of ``step`` over ``rounds`` rounds of ``steps`` calls, after warm-up."""
     for _ in range(warmup):
