@@ -22,7 +22,7 @@ from lucidnn.functional._im2col import Geometry, padded_image, swap_last, worksp
 from lucidnn.functional._workspace import output as _output
 from lucidnn.functional._workspace import scratch as _scratch
 
-__all__ = ["rows_apply", "rows_forward", "rows_grad_input", "rows_grad_weight", "rows_shape"]
+__all__ = ["row_matrix", "rows_apply", "rows_forward", "rows_grad_input", "rows_grad_weight", "rows_shape"]
 
 #: the row-Toeplitz path takes padded widths up to this many kernel widths ...
 ROWS_MAX_WIDTH_PER_TAP = 8
@@ -87,16 +87,26 @@ def rows_forward(x: Any, w: Any, geo: Geometry, *, keep: Any = None) -> tuple[An
     """
     xp = backend.get_array_module(x)
     dtype = xp.result_type(x.dtype, w.dtype)
+    rows = row_matrix(x, geo, keep)
+    y = xp.matmul(rows, _band(w, geo, dtype), out=_output(x, (geo.n * geo.ho, geo.o * geo.wo), dtype))
+    return y.reshape(geo.n, geo.ho, geo.o, geo.wo).transpose(0, 2, 1, 3), rows
+
+
+def row_matrix(x: Any, geo: Geometry, out: Any = None) -> Any:
+    """X (N*Ho, C*kh*Wp): row (n, i) holds rows i..i+kh-1 of every padded channel of sample n.
+
+    Built into ``out`` when given, else into workspace memory (valid until the next call).
+    """
+    xp = backend.get_array_module(x)
     planes = padded_image(x, replace(geo, channels_last=False), slice(None))  # (C, N, Hp, Wp)
     s_c, s_n, s_h, s_w = planes.strides
     if s_w != planes.itemsize or s_h != geo.wp * s_w:  # each channel's kh rows must be one run
         planes = workspace_copy(planes, "image")
         s_c, s_n, s_h, s_w = planes.strides
-    rows = keep if keep is not None else _scratch(x, "columns", rows_shape(geo), dtype)
+    rows = out if out is not None else _scratch(x, "columns", rows_shape(geo), x.dtype)
     shape = (geo.n, geo.ho, geo.c, geo.kh * geo.wp)
     rows.reshape(shape)[...] = xp.lib.stride_tricks.as_strided(planes, shape, (s_n, s_h, s_c, s_w))
-    y = xp.matmul(rows, _band(w, geo, dtype), out=_output(x, (geo.n * geo.ho, geo.o * geo.wo), dtype))
-    return y.reshape(geo.n, geo.ho, geo.o, geo.wo).transpose(0, 2, 1, 3), rows
+    return rows
 
 
 def rows_grad_weight(gy: Any, geo: Geometry, rows: Any) -> Any:

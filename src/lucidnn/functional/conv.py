@@ -57,8 +57,8 @@ class Conv2dFn(Function):
     def forward(self, x, w, *b, geometry: Geometry, flip: bool, keep_columns: bool = False):
         if flip:
             w = w[:, :, ::-1, ::-1]
-        # small column matrices are kept for the weight gradient in a reused buffer; large ones
-        # are rebuilt there chunk by chunk, which beats holding (and faulting in) fresh memory
+        # the column (or row) matrix is kept for the weight gradient in a reused buffer while the
+        # thread's budget allows; past it, backward builds it again
         self.rows = _rows.rows_apply(geometry)  # narrow images (LeNet): the row-Toeplitz GEMM
         shape = _rows.rows_shape(geometry) if self.rows else _im2col.column_shape(geometry)
         kept = None
@@ -90,8 +90,7 @@ class Conv2dFn(Function):
         gw = None
         if needs[1]:
             if self.rows:
-                rows = self.columns[0] if self.columns is not None else \
-                    _rows.rows_forward(self.x, self.w, self.geometry)[1]
+                rows = self.columns[0] if self.columns is not None else _rows.row_matrix(self.x, self.geometry)
                 gw = _rows.rows_grad_weight(gy, self.geometry, rows)
             else:
                 gw = _im2col.grad_weight(gy, self.geometry, columns=self.columns, image=self.x)
