@@ -1,5 +1,6 @@
 """Trainer: learning, history, validation, callbacks, NaN handling and bit-exact resume."""
 
+import json
 import math
 
 import numpy as np
@@ -263,3 +264,14 @@ def test_non_finite_gradient_with_finite_loss_skips_the_step_when_clipping():
         trainer.fit(DataLoader(TensorDataset(x, y), batch_size=300), 1)
     for p, b in zip(model.parameters(), before):
         assert np.array_equal(p.numpy(), b)
+
+
+def test_json_reports_are_utf8_text_with_nan_as_null(tmp_path):
+    from lucidnn.train.callbacks import write_json_atomic
+
+    path = tmp_path / "metrics.json"
+    write_json_atomic(path, {"sample": "我愛你。", "loss": float("nan"), "history": [1.5, float("inf")]})
+    text = path.read_bytes().decode("utf-8")
+    assert "我愛你。" in text and "\\u" not in text  # readable, not escaped
+    assert json.loads(text) == {"sample": "我愛你。", "loss": None, "history": [1.5, None]}
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary file left

@@ -210,7 +210,7 @@ class JSONLogger(Callback):
 
 
 def write_json_atomic(path: Path, document: Any) -> None:
-    """Write JSON to ``path`` through a temporary file and a rename (NaN written as null)."""
+    """Write JSON to ``path`` as UTF-8 through a temporary file and a rename (NaN written as null)."""
     def clean(value: Any) -> Any:
         if isinstance(value, float) and not math.isfinite(value):
             return None
@@ -223,8 +223,8 @@ def write_json_atomic(path: Path, document: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with tmp.open("w") as f:
-            json.dump(clean(document), f, indent=2)
+        with tmp.open("w", encoding="utf-8") as f:  # UTF-8 text, so a translation's Chinese stays readable
+            json.dump(clean(document), f, indent=2, ensure_ascii=False)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
