@@ -51,7 +51,9 @@ from lucidnn.autograd.factory import zeros
 from lucidnn.autograd.grad_mode import no_grad
 from lucidnn.autograd.tensor import Tensor
 from lucidnn.errors import ShapeError
-from lucidnn.functional.activation import _sigmoid  # the same numbers as F.sigmoid, so an MLP copy matches bit for bit
+from lucidnn.functional.activation import (
+    sigmoid_array,  # the same numbers as F.sigmoid, so an MLP copy matches bit for bit
+)
 from lucidnn.nn.linear import positive_int
 
 np = backend.numpy
@@ -216,10 +218,10 @@ class RBM(nn.Module):
     # ------------------------------------------------------------------ conditionals (raw arrays)
 
     def _hidden_probs(self, v: Any) -> Any:
-        return _sigmoid(self._xp, v @ self.weight.data.T + self.hidden_bias.data)  # (N, H)
+        return sigmoid_array(self._xp, v @ self.weight.data.T + self.hidden_bias.data)  # (N, H)
 
     def _visible_mean(self, h: Any) -> Any:
-        return _sigmoid(self._xp, h @ self.weight.data + self.visible_bias.data)  # (N, V)
+        return sigmoid_array(self._xp, h @ self.weight.data + self.visible_bias.data)  # (N, V)
 
     def _sample_visible(self, mean: Any, gen: backend.Generator) -> Any:
         return _bernoulli(mean, gen)

@@ -33,7 +33,7 @@ _SIGMOID_GELU_BETA = 1.702
 _GELU_MODES = ("none", "tanh", "sigmoid")
 
 
-def _sigmoid(xp: Any, z: Any) -> Any:
+def sigmoid_array(xp: Any, z: Any) -> Any:
     """The logistic function 1 / (1 + e^-z), stable for any z."""
     # e^{-|z|} lies in (0, 1], so nothing overflows; for z < 0 use e^z / (1 + e^z).
     e = xp.exp(-xp.abs(z))
@@ -48,7 +48,7 @@ class SigmoidFn(Function):
     r"""y = 1 / (1 + e^{-x});  gx = gy * y * (1 - y)."""
 
     def forward(self, x):
-        self.y = _sigmoid(backend.get_array_module(x), x)
+        self.y = sigmoid_array(backend.get_array_module(x), x)
         return self.y
 
     def backward(self, gy):
@@ -154,7 +154,7 @@ class SoftplusFn(Function):
 
     def backward(self, gy):
         xp = backend.get_array_module(gy)
-        return (xp.where(self.linear, gy, gy * _sigmoid(xp, self.z)),)
+        return (xp.where(self.linear, gy, gy * sigmoid_array(xp, self.z)),)
 
 
 class SwishFn(Function):
@@ -167,7 +167,7 @@ class SwishFn(Function):
     def forward(self, x, beta):
         xp = backend.get_array_module(x)
         self.x, self.beta = x, beta
-        self.s = _sigmoid(xp, x * beta)
+        self.s = sigmoid_array(xp, x * beta)
         self.y = x * self.s
         return self.y
 
