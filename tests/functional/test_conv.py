@@ -446,9 +446,10 @@ def test_kept_columns_are_reused_and_survive_a_retained_graph(rng):
     assert _workspace.kept_bytes() == 0
     y = conv(x)
     assert _workspace.kept_bytes() == buffer.nbytes
-    del y  # a graph dropped without backward frees its columns
+    del y  # a graph dropped without backward frees its columns, and forgets them
     gc.collect()
     assert _workspace.kept_bytes() == 0
+    assert not _workspace._workspace.kept.finalizers
     with lucidnn.no_grad():
         assert conv(x)._ctx is None  # no graph, nothing kept
 

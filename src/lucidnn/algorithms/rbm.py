@@ -51,9 +51,7 @@ from lucidnn.autograd.factory import zeros
 from lucidnn.autograd.grad_mode import no_grad
 from lucidnn.autograd.tensor import Tensor
 from lucidnn.errors import ShapeError
-from lucidnn.functional.activation import (
-    sigmoid_array,  # the same numbers as F.sigmoid, so an MLP copy matches bit for bit
-)
+from lucidnn.functional.activation import sigmoid_array  # F.sigmoid's numbers: an MLP copy matches bit for bit
 from lucidnn.nn.linear import positive_int
 
 np = backend.numpy

@@ -10,6 +10,7 @@ scratch array or keep it past the call.
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import weakref
@@ -27,9 +28,7 @@ def scratch(like: Any, role: str, shape: tuple, dtype: Any) -> Any:
     are already mapped.
     """
     xp = backend.get_array_module(like)
-    size = 1
-    for n in shape:
-        size *= n
+    size = math.prod(shape)
     buffers = _workspace.__dict__.setdefault("buffers", {})
     key = (role, backend.device_of(like), xp.dtype(dtype).str)
     buffer = buffers.get(key)
@@ -50,7 +49,8 @@ class _Kept:
         self.in_use = 0
         self.finalizers: dict = {}
 
-    def lost(self, nbytes: int) -> None:  # a kept array was garbage collected without give_back
+    def lost(self, key: int, nbytes: int) -> None:  # a kept array was garbage collected without give_back
+        self.finalizers.pop(key, None)
         self.in_use -= nbytes
 
 
@@ -75,15 +75,13 @@ def keep(like: Any, shape: tuple, dtype: Any) -> Any:
     array dropped without :func:`give_back` (a graph never run backward) is simply freed.
     """
     xp = backend.get_array_module(like)
-    size = 1
-    for n in shape:
-        size *= n
+    size = math.prod(shape)
     state = _kept()
     free = state.free.get((backend.device_of(like), xp.dtype(dtype).str, size))
     flat = free.pop() if free else xp.empty(size, dtype=dtype)
     array = flat.reshape(shape)
     state.in_use += flat.nbytes
-    state.finalizers[id(array)] = weakref.finalize(array, state.lost, flat.nbytes)
+    state.finalizers[id(array)] = weakref.finalize(array, state.lost, id(array), flat.nbytes)
     return array
 
 
@@ -152,9 +150,7 @@ def output(like: Any, shape: tuple, dtype: Any = None, *, order: tuple | None = 
         shape_in_memory = tuple(shape[i] for i in order)
     else:
         shape_in_memory = tuple(shape)
-    size = 1
-    for n in shape_in_memory:
-        size *= n
+    size = math.prod(shape_in_memory)
     nbytes = size * dtype.itemsize
     flat = None
     if xp is backend.numpy and nbytes >= OUTPUT_POOL_MIN_BYTES:
